@@ -1,0 +1,247 @@
+// AuthorizationProvider: the oidc-provider configuration. Everything protocol-shaped is the
+// library's; this file only says which features are on and where our data comes from.
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config/index.js';
+import { createAdapterFactory } from '../store/oidc-adapter.js';
+import type { Keyring } from '../store/encryption.js';
+import type { Store } from '../store/types.js';
+import { renderView } from '../http/views.js';
+import { claimsForScope, type AccountService } from './accounts.js';
+import type { ApiService } from './apis.js';
+import type { ClientService } from './clients.js';
+
+export interface ProviderDependencies {
+  config: Config;
+  store: Store;
+  keyring: Keyring;
+  accounts: AccountService;
+  clients: ClientService;
+  apis: ApiService;
+  jwks: { keys: unknown[] };
+  cookieKeys: string[];
+}
+
+/** Plain-words explanation of each scope, for the consent page. */
+export const SCOPE_DESCRIPTIONS: Record<string, string> = {
+  openid: 'Sign you in with your Latchkey account',
+  profile: 'See your name',
+  email: 'See your email address',
+  offline_access: 'Stay connected when you are not using the app',
+};
+
+const isPublic = (client: { clientAuthMethod?: string } | undefined) => client?.clientAuthMethod === 'none';
+
+function audiencesOf(token: { aud?: string | string[] | undefined }): string[] {
+  if (!token.aud) return [];
+  return Array.isArray(token.aud) ? token.aud : [token.aud];
+}
+
+export function buildProviderConfiguration(deps: ProviderDependencies): Configuration {
+  const { config, store, keyring, accounts, clients, apis } = deps;
+
+  return {
+    adapter: createAdapterFactory(store, keyring, (id) => clients.lookup(id)) as unknown as Configuration['adapter'],
+    clients: [],
+    jwks: deps.jwks as Configuration['jwks'],
+    cookies: {
+      keys: deps.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+      names: { session: 'latchkey.session', interaction: 'latchkey.interaction', resume: 'latchkey.resume' },
+    },
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'updated_at'],
+      email: ['email', 'email_verified'],
+    },
+    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    responseTypes: ['code'],
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      id_token_signed_response_alg: 'RS256',
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    extraClientMetadata: {
+      properties: ['first_party', 'resource_servers'],
+      validator(_ctx, key, value) {
+        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata('first_party must be a boolean');
+        }
+        if (key === 'resource_servers' && value !== undefined) {
+          if (!Array.isArray(value) || value.some((entry) => typeof entry !== 'string')) {
+            throw new errors.InvalidClientMetadata('resource_servers must be an array of API identifiers');
+          }
+        }
+      },
+    },
+    async findAccount(_ctx, sub) {
+      const account = await accounts.get(sub);
+      if (!account) return undefined;
+      return {
+        accountId: account.id,
+        claims: async (_use: string, scope: string) => claimsForScope(account, scope),
+      };
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    // RFC 9700 §2.1.1: PKCE for every public client; S256 is the only method oidc-provider v9 offers.
+    pkce: {
+      required: (_ctx, client) => config.pkceRequiredForAll || isPublic(client),
+    },
+    // RFC 9700 §4.14.2: public clients get a new refresh token on every use, and oidc-provider
+    // revokes the whole grant when a rotated one comes back.
+    rotateRefreshToken(ctx) {
+      const { RefreshToken: refreshToken, Client: client } = ctx.oidc.entities;
+      if (isPublic(client)) return true;
+      return (refreshToken?.ttlPercentagePassed() ?? 0) >= 70;
+    },
+    ttl: {
+      AccessToken(_ctx, token) {
+        return token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl;
+      },
+      ClientCredentials(_ctx, token) {
+        return token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl;
+      },
+      AuthorizationCode: 60,
+      DeviceCode: 600,
+      IdToken: 3600,
+      Interaction: 3600,
+      Grant: config.refreshTokenTtl,
+      Session: 14 * 24 * 3600,
+      RefreshToken(ctx, token, client) {
+        // RFC 9700 §4.14.2: a public client's refresh tokens are short-lived unless sender-constrained.
+        if (ctx?.oidc.entities.RotatedRefreshToken && isPublic(client) && !token.isSenderConstrained()) {
+          return Math.min(config.refreshTokenTtl, token.remainingTTL);
+        }
+        return config.refreshTokenTtl;
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      userinfo: { enabled: true },
+      backchannelLogout: { enabled: true },
+      dPoP: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true },
+      introspection: {
+        enabled: true,
+        // RFC 7662 §4: a client may learn only about its own tokens, or about tokens issued
+        // for an API it is the registered resource server of.
+        async allowedPolicy(_ctx, client, token) {
+          if (token.clientId === client.clientId) return true;
+          const servers = (client.metadata() as { resource_servers?: string[] }).resource_servers ?? [];
+          return audiencesOf(token as { aud?: string | string[] }).some((aud) => servers.includes(aud));
+        },
+      },
+      revocation: {
+        enabled: true,
+        // RFC 7009 §2.1: the server checks that the token was issued to the requesting client.
+        async allowedPolicy(_ctx, client, token) {
+          return token.clientId === client.clientId;
+        },
+      },
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        mask: '****-****',
+        async userCodeInputSource(ctx, form, _out, error) {
+          ctx.type = 'html';
+          ctx.body = renderView('device-input', {
+            title: 'Connect a device',
+            formHtml: form,
+            error: error ? deviceErrorMessage(error) : undefined,
+          });
+        },
+        async userCodeConfirmSource(ctx, form, client, _deviceInfo, userCode) {
+          ctx.type = 'html';
+          ctx.body = renderView('device-confirm', {
+            title: 'Confirm the device',
+            formHtml: form,
+            clientName: client.clientName ?? client.clientId,
+            userCode,
+          });
+        },
+        async successSource(ctx) {
+          ctx.type = 'html';
+          ctx.body = renderView('device-success', {
+            title: 'Device connected',
+            clientName: ctx.oidc.client?.clientName,
+          });
+        },
+      },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          ctx.type = 'html';
+          ctx.body = renderView('logout', {
+            title: 'Sign out',
+            formHtml: form,
+            clientName: ctx.oidc.client?.clientName,
+          });
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.type = 'html';
+          ctx.body = renderView('logout-success', {
+            title: 'Signed out',
+            clientName: ctx.oidc.client?.clientName,
+          });
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (_ctx, _client, oneOf) => oneOf,
+        useGrantedResource: async () => false,
+        async getResourceServerInfo(_ctx, resourceIndicator) {
+          const api = await apis.get(resourceIndicator);
+          // RFC 8707 §2: an unknown resource is invalid_target.
+          if (!api) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+          return {
+            scope: api.scope,
+            audience: api.identifier,
+            accessTokenTTL: api.accessTokenTtl,
+            accessTokenFormat: api.format,
+            ...(api.format === 'jwt' ? { jwt: { sign: { alg: api.signingAlg ?? 'RS256' } } } : {}),
+          };
+        },
+      },
+    },
+    async renderError(ctx, out, error) {
+      ctx.type = 'html';
+      ctx.body = renderView('error', {
+        title: 'Error',
+        error: out.error,
+        errorDescription: out.error_description,
+        status: ctx.status,
+        requestId: ctx.state.requestId as string | undefined,
+      });
+      void error;
+    },
+  };
+}
+
+function deviceErrorMessage(error: Error & { error?: string }): string {
+  switch (error.error ?? error.name) {
+    case 'NoCodeError':
+      return 'Enter the code shown on your device.';
+    case 'NotFoundError':
+      return 'That code is not valid. Check it and try again.';
+    case 'ExpiredError':
+      return 'That code has expired. Start again on your device.';
+    case 'AlreadyUsedError':
+      return 'That code has already been used.';
+    case 'AbortedError':
+      return 'The request was cancelled.';
+    default:
+      return 'Something went wrong. Try again.';
+  }
+}
+
+export function createAuthorizationProvider(deps: ProviderDependencies): Provider {
+  const provider = new Provider(deps.config.issuer, buildProviderConfiguration(deps));
+  provider.proxy = deps.config.trustProxy;
+  return provider;
+}
+
+export type { KoaContextWithOIDC };

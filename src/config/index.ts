@@ -1,0 +1,133 @@
+// The one validated configuration: the environment is parsed once, with a schema, into a frozen
+// object. A bad setting stops start-up with one line that names it (ConfigError).
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const booleanString = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const base64Key = z
+  .string()
+  .transform((value) => Buffer.from(value.trim(), 'base64'))
+  .refine((key) => key.length === 32, 'must be a base64-encoded 32-byte key (openssl rand -base64 32)');
+
+const environmentSchema = z.object({
+  /** Listen port. Default 3000. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Listen address. Default 0.0.0.0; tests and benchmarks use 127.0.0.1. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /**
+   * The issuer URL exactly as clients see it (scheme, host, port, no trailing slash).
+   * Default http://localhost:$PORT. In production: the public https:// URL.
+   */
+  ISSUER: z
+    .url({ protocol: /^https?$/ })
+    .refine((value) => !value.endsWith('/') || new URL(value).pathname !== '/', 'must not end with a slash')
+    .optional(),
+  /** `sqlite:<path>` (default `sqlite:./data/latchkey.db`) or `mongodb://…` / `mongodb+srv://…`. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^(sqlite:.+|mongodb(\+srv)?:\/\/.+)$/, 'must be sqlite:<path> or mongodb://…')
+    .default('sqlite:./data/latchkey.db'),
+  /**
+   * base64 32-byte key for encryption at rest. Default (SQLite only): a key file beside the
+   * database, created at first start with a warning. In production set it, and keep it apart
+   * from the database backups.
+   */
+  LATCHKEY_MASTER_KEY: base64Key.optional(),
+  /** Comma-separated previous master keys: still open old values after a key rotation. */
+  LATCHKEY_PREVIOUS_MASTER_KEYS: z
+    .string()
+    .optional()
+    .transform((value) => (value ? value.split(',').map((part) => part.trim()) : []))
+    .pipe(z.array(base64Key)),
+  /** Trust X-Forwarded-* (only behind a reverse proxy that sets them). Default false. */
+  TRUST_PROXY: booleanString.default(false),
+  /** pino level. Default info. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Access token lifetime (seconds) for tokens without an API of their own. Default 3600. */
+  ACCESS_TOKEN_TTL: z.coerce.number().int().min(10).max(86400).default(3600),
+  /** Refresh token lifetime (seconds). Default 14 days. */
+  REFRESH_TOKEN_TTL: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(14 * 24 * 3600),
+  /** Require PKCE for confidential clients too (always required for public ones). Default false. */
+  PKCE_REQUIRED_FOR_ALL: booleanString.default(false),
+  /** Algorithm of newly generated signing keys: RS256 (default) or ES256. */
+  SIGNING_ALG: z.enum(['RS256', 'ES256']).default('RS256'),
+  NODE_ENV: z.string().default('development'),
+});
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly issuer: string;
+  readonly database: { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'mongodb'; readonly url: string };
+  readonly masterKey?: Buffer | undefined;
+  readonly previousMasterKeys: readonly Buffer[];
+  readonly trustProxy: boolean;
+  readonly logLevel: string;
+  readonly accessTokenTtl: number;
+  readonly refreshTokenTtl: number;
+  readonly pkceRequiredForAll: boolean;
+  readonly signingAlg: 'RS256' | 'ES256';
+  readonly production: boolean;
+  /** Cookies get `Secure` when the issuer is https. */
+  readonly secureCookies: boolean;
+}
+
+/** Reads the configuration from an environment (process.env by default). Throws ConfigError. */
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
+  const defined = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = environmentSchema.safeParse(defined);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`invalid setting ${name}: ${issue.message}`);
+  }
+  const env = parsed.data;
+  const issuer = env.ISSUER ?? `http://localhost:${env.PORT}`;
+  const database = env.DATABASE_URL.startsWith('sqlite:')
+    ? ({ kind: 'sqlite', path: env.DATABASE_URL.slice('sqlite:'.length) } as const)
+    : ({ kind: 'mongodb', url: env.DATABASE_URL } as const);
+  if (database.kind === 'mongodb' && !env.LATCHKEY_MASTER_KEY) {
+    throw new ConfigError('invalid setting LATCHKEY_MASTER_KEY: required when DATABASE_URL is mongodb://…');
+  }
+  return Object.freeze({
+    port: env.PORT,
+    host: env.HOST,
+    issuer,
+    database,
+    masterKey: env.LATCHKEY_MASTER_KEY,
+    previousMasterKeys: Object.freeze(env.LATCHKEY_PREVIOUS_MASTER_KEYS),
+    trustProxy: env.TRUST_PROXY,
+    logLevel: env.LOG_LEVEL,
+    accessTokenTtl: env.ACCESS_TOKEN_TTL,
+    refreshTokenTtl: env.REFRESH_TOKEN_TTL,
+    pkceRequiredForAll: env.PKCE_REQUIRED_FOR_ALL,
+    signingAlg: env.SIGNING_ALG,
+    production: env.NODE_ENV === 'production',
+    secureCookies: issuer.startsWith('https:'),
+  });
+}
+
+/** Warnings about insecure settings, printed once at start-up. */
+export function configWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (!config.issuer.startsWith('https:') && !/^http:\/\/(localhost|127\.0\.0\.1)(:|\/|$)/.test(config.issuer)) {
+    warnings.push(`ISSUER ${config.issuer} is not https: tokens and cookies travel in the clear`);
+  }
+  if (!config.masterKey) {
+    warnings.push('LATCHKEY_MASTER_KEY is not set: using a key file beside the database; set it in production');
+  }
+  return warnings;
+}

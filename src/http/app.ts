@@ -1,0 +1,212 @@
+// Assembles the service: store, keys and services, the oidc-provider instance, and one Koa app
+// whose middleware every area shares (request ids, logs, security headers, errors).
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Koa, { type Context, type Next } from 'koa';
+import helmet from 'koa-helmet';
+import mount from 'koa-mount';
+import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import { AccountService } from '../authorization/accounts.js';
+import { ApiService } from '../authorization/apis.js';
+import { ClientService } from '../authorization/clients.js';
+import { interactionRoutes } from '../authorization/interactions.js';
+import { KeyService } from '../authorization/keys.js';
+import { LoginThrottle, type ThrottleOptions } from '../authorization/login-throttle.js';
+import { createAuthorizationProvider } from '../authorization/provider.js';
+import type { Keyring } from '../store/encryption.js';
+import type { Store } from '../store/types.js';
+import { subscribeProviderEvents } from './events.js';
+import { publicDir } from './views.js';
+
+export interface Services {
+  accounts: AccountService;
+  clients: ClientService;
+  apis: ApiService;
+  keys: KeyService;
+}
+
+export interface Latchkey {
+  readonly app: Koa;
+  readonly config: Config;
+  readonly store: Store;
+  readonly keyring: Keyring;
+  readonly services: Services;
+  /** The provider now serving requests (replaced when the signing keys change). */
+  provider(): Provider;
+  /** Re-reads the signing keys and, if they changed, swaps in a provider that uses them. */
+  reloadKeys(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface LatchkeyOptions {
+  logger: Logger;
+  throttle?: ThrottleOptions;
+  /** How often a running server looks for rotated signing keys (ms); 0 disables. Default 30 s. */
+  keyReloadIntervalMs?: number;
+}
+
+export function createServices(store: Store, keyring: Keyring): Services {
+  return {
+    accounts: new AccountService(store),
+    clients: new ClientService(store, keyring),
+    apis: new ApiService(store),
+    keys: new KeyService(store, keyring),
+  };
+}
+
+/** Cookie signing keys: made at first start, kept (sealed) in the store. */
+async function cookieKeys(store: Store, keyring: Keyring): Promise<string[]> {
+  const fresh = keyring.seal(JSON.stringify([randomBytes(32).toString('base64url')]), 'setting:cookie-keys');
+  const stored = await store.settings.putIfAbsent('cookie-keys', fresh);
+  return JSON.parse(keyring.open(stored, 'setting:cookie-keys')) as string[];
+}
+
+function requestContext(logger: Logger) {
+  return async function requestContext(ctx: Context, next: Next) {
+    const incoming = ctx.get('x-request-id');
+    const requestId = /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.set('X-Request-Id', requestId);
+    const log = logger.child({ requestId });
+    ctx.state.log = log;
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      // The path only: query strings carry codes, tokens and state.
+      log.info(
+        { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round((performance.now() - started) * 10) / 10 },
+        'request',
+      );
+    }
+  };
+}
+
+const securityHeaders = helmet({
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'none'"],
+      // oidc-provider adds the hash of its own form_post script here when it renders one.
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", 'data:'],
+      frameAncestors: ["'none'"],
+      baseUri: ["'none'"],
+    },
+  },
+  // The provider's JSON endpoints are called cross-origin by browser apps (CORS); pages are not framed.
+  crossOriginResourcePolicy: false,
+  crossOriginEmbedderPolicy: false,
+  hsts: { maxAge: 15552000, includeSubDomains: false },
+});
+
+function staticAssets() {
+  const css = readFileSync(join(publicDir(), 'latchkey.css'));
+  return async function staticAssets(ctx: Context, next: Next) {
+    if (ctx.path === '/assets/latchkey.css' && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
+      ctx.type = 'text/css';
+      ctx.set('Cache-Control', 'public, max-age=3600');
+      ctx.body = css;
+      return;
+    }
+    await next();
+  };
+}
+
+function health(store: Store) {
+  return async function health(ctx: Context, next: Next) {
+    if (ctx.path !== '/healthz') return next();
+    try {
+      await store.ping();
+      ctx.body = { status: 'ok' };
+    } catch {
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable' };
+    }
+  };
+}
+
+/** RFC 8414 metadata at its own well-known path: the same document as OIDC discovery. */
+async function authorizationServerMetadata(ctx: Context, next: Next) {
+  if (ctx.path === '/.well-known/oauth-authorization-server') ctx.path = '/.well-known/openid-configuration';
+  await next();
+}
+
+export async function createLatchkey(
+  config: Config,
+  store: Store,
+  keyring: Keyring,
+  options: LatchkeyOptions,
+): Promise<Latchkey> {
+  const { logger } = options;
+  const services = createServices(store, keyring);
+  await services.keys.ensure();
+  const cookies = await cookieKeys(store, keyring);
+
+  const buildProvider = async () => {
+    const provider = createAuthorizationProvider({
+      config,
+      store,
+      keyring,
+      ...services,
+      jwks: await services.keys.privateJwks(),
+      cookieKeys: cookies,
+    });
+    subscribeProviderEvents(provider, logger);
+    return { provider, middleware: mount(provider as unknown as Koa) };
+  };
+
+  let current = await buildProvider();
+  let keyFingerprint = await services.keys.fingerprint();
+
+  const app = new Koa({ proxy: config.trustProxy, keys: cookies });
+  app.silent = true;
+  app.on('error', (error: unknown) => logger.error({ err: error }, 'unhandled error'));
+
+  const throttle = new LoginThrottle(options.throttle);
+  const interactions = interactionRoutes({ provider: () => current.provider, ...services, throttle });
+
+  app.use(requestContext(logger));
+  app.use(securityHeaders);
+  app.use(health(store));
+  app.use(staticAssets());
+  app.use(interactions.routes());
+  app.use(authorizationServerMetadata);
+  app.use((ctx, next) => current.middleware(ctx, next));
+
+  const reloadKeys = async () => {
+    const fingerprint = await services.keys.fingerprint();
+    if (fingerprint === keyFingerprint) return false;
+    current = await buildProvider();
+    keyFingerprint = fingerprint;
+    logger.info({ event: 'keys.reloaded' }, 'signing keys changed; provider reloaded');
+    return true;
+  };
+
+  const interval = options.keyReloadIntervalMs ?? 30_000;
+  const timer =
+    interval > 0
+      ? setInterval(() => {
+          reloadKeys().catch((error: unknown) => logger.error({ err: error }, 'key reload failed'));
+        }, interval)
+      : undefined;
+  timer?.unref();
+
+  return {
+    app,
+    config,
+    store,
+    keyring,
+    services,
+    provider: () => current.provider,
+    reloadKeys,
+    async close() {
+      if (timer) clearInterval(timer);
+      await store.close();
+    },
+  };
+}

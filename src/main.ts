@@ -1,0 +1,48 @@
+// `npm start`: reads the configuration, opens the store and serves Latchkey.
+import { pino } from 'pino';
+import { ConfigError, configWarnings, loadConfig } from './config/index.js';
+import { createLatchkey } from './http/app.js';
+import { loadKeyring, openStore } from './store/index.js';
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`latchkey: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = pino({ level: config.logLevel, base: { service: 'latchkey' } });
+  const keyring = loadKeyring(config, (path) =>
+    logger.warn({ path }, 'created a master encryption key file beside the database; set LATCHKEY_MASTER_KEY in production'),
+  );
+  for (const warning of configWarnings(config)) logger.warn(warning);
+  let store;
+  try {
+    store = await openStore(config);
+  } catch (error) {
+    process.stderr.write(`latchkey: ${(error as Error).message.split('\n')[0]}\n`);
+    process.exit(1);
+  }
+  const latchkey = await createLatchkey(config, store, keyring, { logger });
+  const server = latchkey.app.listen(config.port, config.host, () => {
+    logger.info({ issuer: config.issuer, host: config.host, port: config.port, store: store.kind }, 'latchkey listening');
+  });
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    server.close(() => {
+      latchkey.close().finally(() => process.exit(0));
+    });
+    setTimeout(() => process.exit(0), 10_000).unref();
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`latchkey: ${(error as Error)?.message ?? String(error)}\n`);
+  process.exit(1);
+});

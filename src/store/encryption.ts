@@ -1,0 +1,77 @@
+// Encryption at rest: AES-256-GCM with a fresh IV per record and the key id in every sealed value,
+// so that the master key can be rotated (new values use the current key; old ones still open
+// while their key is listed as a previous key). Hashing of lookup ids lives here too.
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+
+const PREFIX = 'lk1';
+const IV_BYTES = 12;
+
+export class DecryptionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DecryptionError';
+  }
+}
+
+/** SHA-256 hex of a value: how token, code and session ids are stored and looked up. */
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/** A short, stable id for a key, derived from the key itself (never reveals it). */
+export function keyIdOf(key: Buffer): string {
+  return createHash('sha256').update('latchkey-key-id').update(key).digest('base64url').slice(0, 10);
+}
+
+export class Keyring {
+  readonly currentKeyId: string;
+  readonly #keys: Map<string, Buffer>;
+
+  /** `current` seals new values; `previous` keys only open old ones. Each is 32 bytes. */
+  constructor(current: Buffer, previous: Buffer[] = []) {
+    for (const key of [current, ...previous]) {
+      if (key.length !== 32) throw new TypeError('encryption keys must be 32 bytes');
+    }
+    this.currentKeyId = keyIdOf(current);
+    this.#keys = new Map([[this.currentKeyId, current]]);
+    for (const key of previous) this.#keys.set(keyIdOf(key), key);
+  }
+
+  /**
+   * Seals `plaintext`. `context` is bound as additional authenticated data: a value sealed for one
+   * record (say, `client:abc`) cannot be pasted into another and still open.
+   */
+  seal(plaintext: string, context: string): string {
+    const key = this.#keys.get(this.currentKeyId)!;
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(Buffer.from(context));
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    const tag = cipher.getAuthTag();
+    return [PREFIX, this.currentKeyId, iv.toString('base64url'), tag.toString('base64url'), body.toString('base64url')].join(
+      '.',
+    );
+  }
+
+  open(sealed: string, context: string): string {
+    const parts = sealed.split('.');
+    if (parts.length !== 5 || parts[0] !== PREFIX) throw new DecryptionError('not a sealed value');
+    const [, keyId, iv, tag, body] = parts as [string, string, string, string, string];
+    const key = this.#keys.get(keyId);
+    if (!key) throw new DecryptionError(`sealed with unknown key id ${keyId}`);
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+      decipher.setAAD(Buffer.from(context));
+      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+    } catch {
+      throw new DecryptionError('sealed value failed authentication');
+    }
+  }
+
+  /** The key id a sealed value was made with (for re-encryption after rotation). */
+  static keyIdOfSealed(sealed: string): string | undefined {
+    const parts = sealed.split('.');
+    return parts.length === 5 && parts[0] === PREFIX ? parts[1] : undefined;
+  }
+}

@@ -1,0 +1,186 @@
+// The storage interface every store implements (SQLite embedded, MongoDB). Only src/store/ talks to
+// a database; everything else calls these methods. Values that could be used by whoever reads the
+// database (token ids, payloads, secrets, private keys) reach the store already hashed or sealed:
+// see ./oidc-adapter.ts and ./encryption.ts. A store never needs the master key.
+
+/**
+ * One `oidc-provider` artefact (session, code, token, grant, interaction ...), as persisted.
+ * `key` is the SHA-256 (hex) of the artefact's id; `payload` is the sealed JSON payload.
+ * The index fields are copied out of the payload so that the store can look them up.
+ */
+export interface OidcRecord {
+  model: string;
+  key: string;
+  payload: string;
+  /** Grant the artefact belongs to, for revokeByGrantId. Not secret. */
+  grantId?: string | undefined;
+  /** Session uid (Session model only), for findByUid. */
+  uid?: string | undefined;
+  /** SHA-256 (hex) of the normalised device user code (DeviceCode model only). */
+  userCode?: string | undefined;
+  /** Epoch milliseconds after which the record is gone; undefined = never expires. */
+  expiresAt?: number | undefined;
+  /** Epoch seconds when the artefact was consumed (set by consume). */
+  consumedAt?: number | undefined;
+}
+
+export interface OidcRecordStore {
+  /** Inserts or replaces the record with this (model, key). Keeps nothing of the old one. */
+  upsert(record: OidcRecord): Promise<void>;
+  /** The unexpired record, or undefined. */
+  find(model: string, key: string): Promise<OidcRecord | undefined>;
+  findByUid(model: string, uid: string): Promise<OidcRecord | undefined>;
+  findByUserCode(model: string, userCode: string): Promise<OidcRecord | undefined>;
+  /**
+   * Atomically marks the record consumed (epoch seconds) if it was not already.
+   * Returns true when this call consumed it, false when it was missing or consumed already.
+   */
+  consume(model: string, key: string, at: number): Promise<boolean>;
+  destroy(model: string, key: string): Promise<void>;
+  /** Removes every record, of any model, that carries this grantId. */
+  revokeByGrantId(grantId: string): Promise<void>;
+  /** Counts unexpired records of a model (for tests, metrics and benchmarks). */
+  count(model: string): Promise<number>;
+}
+
+/** A registered client application. `client_secret` lives only in `secretSealed`. */
+export interface ClientRecord {
+  clientId: string;
+  /** oidc-provider client metadata without client_secret. */
+  metadata: Record<string, unknown>;
+  /** Sealed client secret (confidential clients), or undefined for public clients. */
+  secretSealed?: string | undefined;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ClientStore {
+  put(client: ClientRecord): Promise<void>;
+  get(clientId: string): Promise<ClientRecord | undefined>;
+  list(): Promise<ClientRecord[]>;
+  /** Returns true when a client was removed. */
+  remove(clientId: string): Promise<boolean>;
+}
+
+export interface AccountRecord {
+  id: string;
+  /** Lower-cased; unique. */
+  email: string;
+  emailVerified: boolean;
+  name: string;
+  /** argon2id PHC string. */
+  passwordHash: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AccountStore {
+  /** Throws StoreConflictError when the email is taken. */
+  create(account: AccountRecord): Promise<void>;
+  get(id: string): Promise<AccountRecord | undefined>;
+  findByEmail(email: string): Promise<AccountRecord | undefined>;
+  list(): Promise<AccountRecord[]>;
+  update(id: string, changes: Partial<Omit<AccountRecord, 'id' | 'createdAt'>>): Promise<boolean>;
+  remove(id: string): Promise<boolean>;
+}
+
+/** A resource server (API) that clients may request tokens for with RFC 8707 `resource`. */
+export interface ApiRecord {
+  /** The resource indicator, an absolute URI. */
+  identifier: string;
+  name?: string | undefined;
+  /** Space-separated scopes the API accepts. */
+  scope: string;
+  format: 'jwt' | 'opaque';
+  /** JWS algorithm of JWT access tokens (default RS256). */
+  signingAlg?: 'RS256' | 'ES256' | undefined;
+  /** Access token lifetime in seconds. */
+  accessTokenTtl: number;
+  createdAt: number;
+}
+
+export interface ApiStore {
+  /** Throws StoreConflictError when the identifier exists. */
+  create(api: ApiRecord): Promise<void>;
+  get(identifier: string): Promise<ApiRecord | undefined>;
+  list(): Promise<ApiRecord[]>;
+  remove(identifier: string): Promise<boolean>;
+}
+
+/**
+ * A signing key. `next` keys are published in the JWKS but do not sign yet; `active` signs;
+ * `retired` is still published (old tokens verify) until `expiresAt`, then it is removed.
+ */
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  status: 'next' | 'active' | 'retired';
+  /** Public JWK as JSON. */
+  publicJwk: Record<string, unknown>;
+  /** Sealed private JWK JSON. */
+  privateSealed: string;
+  createdAt: number;
+  activatedAt?: number | undefined;
+  retiredAt?: number | undefined;
+  /** When a retired key may be dropped from the JWKS (epoch ms). */
+  expiresAt?: number | undefined;
+}
+
+export interface SigningKeyStore {
+  put(key: SigningKeyRecord): Promise<void>;
+  list(): Promise<SigningKeyRecord[]>;
+  remove(kid: string): Promise<boolean>;
+}
+
+/** Small named values the server creates once and keeps (cookie keys ...). Values are sealed. */
+export interface SettingStore {
+  get(name: string): Promise<string | undefined>;
+  /** Sets the value only if none exists; returns the value now stored (first writer wins). */
+  putIfAbsent(name: string, value: string): Promise<string>;
+  put(name: string, value: string): Promise<void>;
+}
+
+/** Short exclusive leases (locks) with an owner and an expiry, shared by every process. */
+export interface LeaseStore {
+  /** Takes the lease if it is free or expired; true when `owner` now holds it. */
+  acquire(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Releases the lease only if `owner` still holds it. */
+  release(name: string, owner: string): Promise<boolean>;
+}
+
+/** The kinds of record that export/import move between stores. */
+export type ExportKind = 'oidc' | 'client' | 'account' | 'api' | 'signingKey' | 'setting';
+
+export interface ExportEntry {
+  kind: ExportKind;
+  record: unknown;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'mongodb';
+  readonly oidc: OidcRecordStore;
+  readonly clients: ClientStore;
+  readonly accounts: AccountStore;
+  readonly apis: ApiStore;
+  readonly signingKeys: SigningKeyStore;
+  readonly settings: SettingStore;
+  readonly leases: LeaseStore;
+  /** Resolves when the store answers a trivial query (health checks). */
+  ping(): Promise<void>;
+  /** Deletes expired OIDC records and leases; returns how many rows went. */
+  purgeExpired(now?: number): Promise<number>;
+  /** Every record, as stored (hashes and sealed values stay as they are). */
+  exportAll(): AsyncIterable<ExportEntry>;
+  /** Writes one exported record, replacing any with the same identity. */
+  importEntry(entry: ExportEntry): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A unique constraint was violated (duplicate email, API identifier ...). */
+export class StoreConflictError extends Error {
+  readonly code = 'conflict';
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConflictError';
+  }
+}

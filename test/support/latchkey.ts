@@ -1,0 +1,62 @@
+// Boots a real Latchkey on 127.0.0.1 and a random port, on a fresh SQLite file, for tests.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/index.js';
+import { createLatchkey, type Latchkey, type LatchkeyOptions } from '../../src/http/app.js';
+import { loadKeyring, openStore } from '../../src/store/index.js';
+
+export interface TestServer {
+  url: string;
+  dir: string;
+  latchkey: Latchkey;
+  server: Server;
+  /** Stops the server (and closes the store); removes the directory unless `keep`. */
+  close(options?: { keep?: boolean }): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Reuse a directory (and so the database and key file) from an earlier server. */
+  dir?: string;
+  env?: Record<string, string>;
+  options?: Partial<LatchkeyOptions>;
+}
+
+export async function startLatchkey(start: StartOptions = {}): Promise<TestServer> {
+  const dir = start.dir ?? mkdtempSync(join(tmpdir(), 'latchkey-test-'));
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  const config = loadConfig({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: url,
+    DATABASE_URL: `sqlite:${join(dir, 'latchkey.db')}`,
+    LOG_LEVEL: 'silent',
+    ...start.env,
+  });
+  const keyring = loadKeyring(config);
+  const store = await openStore(config);
+  const latchkey = await createLatchkey(config, store, keyring, {
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    keyReloadIntervalMs: 0,
+    ...start.options,
+  });
+  server.on('request', latchkey.app.callback());
+  return {
+    url,
+    dir,
+    latchkey,
+    server,
+    async close(options = {}) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await latchkey.close();
+      if (!options.keep) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
