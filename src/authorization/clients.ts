@@ -75,9 +75,12 @@ export class ClientService {
       response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
       redirect_uris: redirectUris,
       token_endpoint_auth_method: input.public ? 'none' : 'client_secret_basic',
-      application_type: redirectUris.some((uri) => !/^https?:/.test(uri) || /^http:\/\/(localhost|127\.0\.0\.1)/.test(uri))
-        ? 'native'
-        : 'web',
+      // RFC 8252: a public client redirecting to a custom scheme or loopback is a native app
+      // (oidc-provider then asks for consent every time, since anyone can claim such a URI).
+      application_type:
+        input.public && redirectUris.some((uri) => !/^https?:/.test(uri) || /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])[:/]/.test(uri))
+          ? 'native'
+          : 'web',
       first_party: input.firstParty ?? false,
     };
     if (input.scope) metadata.scope = input.scope.split(/\s+/).filter(Boolean).join(' ');

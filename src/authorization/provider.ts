@@ -111,10 +111,10 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       Grant: config.refreshTokenTtl,
       Session: 14 * 24 * 3600,
       RefreshToken(ctx, token, client) {
-        // RFC 9700 §4.14.2: a public client's refresh tokens are short-lived unless sender-constrained.
-        if (ctx?.oidc.entities.RotatedRefreshToken && isPublic(client) && !token.isSenderConstrained()) {
-          return Math.min(config.refreshTokenTtl, token.remainingTTL);
-        }
+        // RFC 9700 §4.14.2: rotation must not extend a public client's grant: a rotated token
+        // lives only as long as the one it replaces (unless sender-constrained).
+        const rotated = ctx?.oidc?.entities.RotatedRefreshToken;
+        if (rotated && isPublic(client) && !token.isSenderConstrained()) return rotated.remainingTTL;
         return config.refreshTokenTtl;
       },
     },

@@ -151,6 +151,17 @@ export interface LeaseStore {
 /** The kinds of record that export/import move between stores. */
 export type ExportKind = 'oidc' | 'client' | 'account' | 'api' | 'signingKey' | 'setting';
 
+/** A setting as export/import moves it (kind 'setting'). */
+export interface SettingRecord {
+  name: string;
+  value: string;
+}
+
+/**
+ * One exported record. `record` is, by kind: oidc OidcRecord, client ClientRecord, account
+ * AccountRecord, api ApiRecord, signingKey SigningKeyRecord, setting SettingRecord, the same in
+ * every store so that an export from one imports into another.
+ */
 export interface ExportEntry {
   kind: ExportKind;
   record: unknown;

@@ -90,7 +90,7 @@ export async function codeFlow(
   redirectUri: string,
   scope = 'openid profile email offline_access',
   browser?: Browser,
-) {
+): Promise<{ tokens: Awaited<ReturnType<typeof oauth.authorizationCodeGrant>>; callback: URL; verifier: string; state: string }> {
   const verifier = oauth.randomPKCECodeVerifier();
   const state = oauth.randomState();
   const url = oauth.buildAuthorizationUrl(config, {

@@ -1,0 +1,164 @@
+// The MongoDB store (mongoose), chosen by DATABASE_URL=mongodb://…: for deployments on a replica
+// set that outgrow one machine. It implements the same Store contract as the SQLite store.
+import type { Connection } from 'mongoose';
+import type {
+  AccountRecord,
+  ApiRecord,
+  ClientRecord,
+  ExportEntry,
+  OidcRecord,
+  SettingRecord,
+  SigningKeyRecord,
+  Store,
+} from '../types.js';
+import { connectMongo } from './connection.js';
+import {
+  MongoAccountStore,
+  MongoApiStore,
+  MongoClientStore,
+  MongoSigningKeyStore,
+  conflictOnDuplicate,
+  toAccountDoc,
+  toApiDoc,
+} from './entities.js';
+import { createIndexes, createModels, type MongoModels, type SettingDoc } from './models.js';
+import { MongoOidcRecordStore } from './oidc-records.js';
+import { MongoLeaseStore, MongoSettingStore } from './settings-and-leases.js';
+
+export interface MongoStoreOptions {
+  /** How long to look for a usable server before giving up (default 5000 ms). */
+  serverSelectionTimeoutMS?: number;
+  /**
+   * Create missing indexes at open (default true). Cheap when they exist, and without them emails
+   * are not unique and expired records are never removed. Set false when the server's database
+   * user may not create indexes; then run `latchkey db migrate` with one that may.
+   */
+  ensureIndexes?: boolean;
+}
+
+class MongoStore implements Store {
+  readonly kind = 'mongodb';
+  readonly oidc: MongoOidcRecordStore;
+  readonly clients: MongoClientStore;
+  readonly accounts: MongoAccountStore;
+  readonly apis: MongoApiStore;
+  readonly signingKeys: MongoSigningKeyStore;
+  readonly settings: MongoSettingStore;
+  readonly leases: MongoLeaseStore;
+  readonly #connection: Connection;
+  readonly models: MongoModels;
+
+  constructor(connection: Connection) {
+    this.#connection = connection;
+    this.models = createModels(connection);
+    this.oidc = new MongoOidcRecordStore(this.models.oidc);
+    this.clients = new MongoClientStore(this.models.clients);
+    this.accounts = new MongoAccountStore(this.models.accounts);
+    this.apis = new MongoApiStore(this.models.apis);
+    this.signingKeys = new MongoSigningKeyStore(this.models.signingKeys);
+    this.settings = new MongoSettingStore(this.models.settings);
+    this.leases = new MongoLeaseStore(this.models.leases);
+  }
+
+  async ping(): Promise<void> {
+    const db = this.#connection.db;
+    if (!db) throw new Error('MongoDB connection is not open');
+    await db.admin().ping();
+  }
+
+  async purgeExpired(now = Date.now()): Promise<number> {
+    return (await this.oidc.purgeExpired(now)) + (await this.leases.purgeExpired(now));
+  }
+
+  async *exportAll(): AsyncIterable<ExportEntry> {
+    // Settings and keys first: an import that stops half-way still leaves a server that starts.
+    for await (const doc of this.models.settings.find().sort({ _id: 1 }).lean<SettingDoc>().cursor()) {
+      const record: SettingRecord = { name: doc._id, value: doc.value };
+      yield { kind: 'setting', record };
+    }
+    for (const record of await this.signingKeys.list()) yield { kind: 'signingKey', record };
+    for (const record of await this.apis.list()) yield { kind: 'api', record };
+    for (const record of await this.accounts.list()) yield { kind: 'account', record };
+    for (const record of await this.clients.list()) yield { kind: 'client', record };
+    for await (const record of this.oidc.exportAll()) yield { kind: 'oidc', record };
+  }
+
+  async importEntry(entry: ExportEntry): Promise<void> {
+    switch (entry.kind) {
+      case 'oidc':
+        return this.oidc.upsert(importedRecord<OidcRecord>(entry, ['model', 'key', 'payload']));
+      case 'client':
+        return this.clients.put(importedRecord<ClientRecord>(entry, ['clientId']));
+      case 'account': {
+        // Replace by id; a different account that already owns the email is a conflict.
+        const doc = toAccountDoc(importedRecord<AccountRecord>(entry, ['id', 'email']));
+        await conflictOnDuplicate(
+          () => `an account with email ${doc.email} already exists`,
+          () => this.models.accounts.replaceOne({ _id: doc._id }, doc, { upsert: true }),
+        );
+        return;
+      }
+      case 'api': {
+        const doc = toApiDoc(importedRecord<ApiRecord>(entry, ['identifier']));
+        await this.models.apis.replaceOne({ _id: doc._id }, doc, { upsert: true });
+        return;
+      }
+      case 'signingKey':
+        return this.signingKeys.put(importedRecord<SigningKeyRecord>(entry, ['kid']));
+      case 'setting': {
+        const { name, value } = importedRecord<SettingRecord>(entry, ['name', 'value']);
+        return this.settings.put(name, value);
+      }
+      default: {
+        const kind: never = entry.kind;
+        throw new TypeError(`import: unknown record kind ${String(kind)}`);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#connection.close();
+  }
+
+  async createIndexes(): Promise<void> {
+    await createIndexes(this.models);
+  }
+}
+
+export async function openMongoStore(uri: string, options: MongoStoreOptions = {}): Promise<Store> {
+  const connection = await connectMongo(uri, { serverSelectionTimeoutMS: options.serverSelectionTimeoutMS });
+  const store = new MongoStore(connection);
+  if (options.ensureIndexes ?? true) {
+    try {
+      await store.createIndexes();
+    } catch (error) {
+      await store.close().catch(() => undefined);
+      throw error;
+    }
+  }
+  return store;
+}
+
+/** Creates the MongoDB store's indexes (`latchkey db migrate`); idempotent. */
+export async function migrateMongoStore(store: Store): Promise<void> {
+  if (!(store instanceof MongoStore))
+    throw new TypeError('migrateMongoStore needs a store opened by openMongoStore');
+  await store.createIndexes();
+}
+
+/**
+ * The little an imported record needs before it reaches a query: an object whose identity fields
+ * are strings (so none can smuggle in a query operator). Full validation is the importer's (zod).
+ */
+function importedRecord<T>(entry: ExportEntry, identity: readonly (keyof T & string)[]): T {
+  const { kind, record } = entry;
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+    throw new TypeError(`import: a ${kind} record must be an object`);
+  }
+  for (const field of identity) {
+    if (typeof (record as Record<string, unknown>)[field] !== 'string') {
+      throw new TypeError(`import: a ${kind} record needs a string ${field}`);
+    }
+  }
+  return record as T;
+}

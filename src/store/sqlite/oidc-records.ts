@@ -1,0 +1,131 @@
+// oidc-provider artefacts (sessions, codes, tokens, grants ...) in the oidc_records table. The
+// adapter above has already hashed the ids and sealed the payloads; rows hold them as given.
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { ExportEntry, OidcRecord, OidcRecordStore } from '../types.js';
+import { importedRecord, nullable } from './support.js';
+
+type OidcRow = {
+  model: string;
+  key: string;
+  payload: string;
+  grant_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+  expires_at: number | null;
+  consumed_at: number | null;
+};
+
+const COLUMNS = 'model, key, payload, grant_id, uid, user_code, expires_at, consumed_at';
+
+// Expired rows stay until purgeExpired runs, but nothing may serve them in the meantime.
+const LIVE = '(expires_at IS NULL OR expires_at > :now)';
+
+export class SqliteOidcRecordStore implements OidcRecordStore {
+  readonly #db: DatabaseSync;
+  readonly #upsert: StatementSync;
+  readonly #find: StatementSync;
+  readonly #findByUid: StatementSync;
+  readonly #findByUserCode: StatementSync;
+  readonly #consume: StatementSync;
+  readonly #destroy: StatementSync;
+  readonly #revokeByGrantId: StatementSync;
+  readonly #count: StatementSync;
+  readonly #purge: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    // Upsert replaces every column, so nothing of the old record survives (as the interface says).
+    this.#upsert = db.prepare(
+      `INSERT INTO oidc_records (${COLUMNS})
+       VALUES (:model, :key, :payload, :grant_id, :uid, :user_code, :expires_at, :consumed_at)
+       ON CONFLICT (model, key) DO UPDATE SET
+         payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
+         user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at`,
+    );
+    this.#find = db.prepare(`SELECT ${COLUMNS} FROM oidc_records WHERE model = :model AND key = :key AND ${LIVE}`);
+    this.#findByUid = db.prepare(
+      `SELECT ${COLUMNS} FROM oidc_records WHERE model = :model AND uid = :uid AND ${LIVE} LIMIT 1`,
+    );
+    this.#findByUserCode = db.prepare(
+      `SELECT ${COLUMNS} FROM oidc_records WHERE model = :model AND user_code = :user_code AND ${LIVE} LIMIT 1`,
+    );
+    // One statement, so that of two racing consumers (in any process) exactly one sees a change.
+    this.#consume = db.prepare(
+      `UPDATE oidc_records SET consumed_at = :at
+       WHERE model = :model AND key = :key AND consumed_at IS NULL AND ${LIVE}`,
+    );
+    this.#destroy = db.prepare('DELETE FROM oidc_records WHERE model = :model AND key = :key');
+    this.#revokeByGrantId = db.prepare('DELETE FROM oidc_records WHERE grant_id = :grant_id');
+    this.#count = db.prepare(`SELECT count(*) AS count FROM oidc_records WHERE model = :model AND ${LIVE}`);
+    this.#purge = db.prepare('DELETE FROM oidc_records WHERE expires_at <= :now');
+  }
+
+  async upsert(record: OidcRecord): Promise<void> {
+    this.#upsert.run({
+      model: record.model,
+      key: record.key,
+      payload: record.payload,
+      grant_id: nullable(record.grantId),
+      uid: nullable(record.uid),
+      user_code: nullable(record.userCode),
+      expires_at: nullable(record.expiresAt),
+      consumed_at: nullable(record.consumedAt),
+    });
+  }
+
+  async find(model: string, key: string): Promise<OidcRecord | undefined> {
+    return fromRow(this.#find.get({ model, key, now: Date.now() }) as OidcRow | undefined);
+  }
+
+  async findByUid(model: string, uid: string): Promise<OidcRecord | undefined> {
+    return fromRow(this.#findByUid.get({ model, uid, now: Date.now() }) as OidcRow | undefined);
+  }
+
+  async findByUserCode(model: string, userCode: string): Promise<OidcRecord | undefined> {
+    return fromRow(this.#findByUserCode.get({ model, user_code: userCode, now: Date.now() }) as OidcRow | undefined);
+  }
+
+  async consume(model: string, key: string, at: number): Promise<boolean> {
+    return this.#consume.run({ model, key, at, now: Date.now() }).changes === 1;
+  }
+
+  async destroy(model: string, key: string): Promise<void> {
+    this.#destroy.run({ model, key });
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    this.#revokeByGrantId.run({ grant_id: grantId });
+  }
+
+  async count(model: string): Promise<number> {
+    return (this.#count.get({ model, now: Date.now() }) as { count: number }).count;
+  }
+
+  /** Deletes records expired at `now` (epoch ms); returns how many went. */
+  purgeExpired(now: number): number {
+    return Number(this.#purge.run({ now }).changes);
+  }
+
+  /** Every row, expired or not, for exportAll. Its own statement: the caller may pause between rows. */
+  *exportEntries(): Generator<ExportEntry> {
+    for (const row of this.#db.prepare(`SELECT ${COLUMNS} FROM oidc_records ORDER BY model, key`).iterate()) {
+      yield { kind: 'oidc', record: fromRow(row as OidcRow) };
+    }
+  }
+
+  async importRecord(record: unknown): Promise<void> {
+    await this.upsert(importedRecord<OidcRecord>('oidc', record, ['model', 'key', 'payload']));
+  }
+}
+
+function fromRow(row: OidcRow | undefined): OidcRecord | undefined {
+  if (row === undefined) return undefined;
+  // Absent optional fields get no key at all, so records compare and serialise like the originals.
+  const record: OidcRecord = { model: row.model, key: row.key, payload: row.payload };
+  if (row.grant_id !== null) record.grantId = row.grant_id;
+  if (row.uid !== null) record.uid = row.uid;
+  if (row.user_code !== null) record.userCode = row.user_code;
+  if (row.expires_at !== null) record.expiresAt = row.expires_at;
+  if (row.consumed_at !== null) record.consumedAt = row.consumed_at;
+  return record;
+}

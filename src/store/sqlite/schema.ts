@@ -1,0 +1,130 @@
+// Opens the SQLite file with the settings that let several processes share it, and brings its
+// schema up to date. The schema version lives in PRAGMA user_version.
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+
+/**
+ * Each entry migrates the schema from version `index` to `index + 1`. Append, never edit: a
+ * database that is already at version N has run the first N entries.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE IF NOT EXISTS oidc_records (
+    model       TEXT    NOT NULL,
+    key         TEXT    NOT NULL,
+    payload     TEXT    NOT NULL,
+    grant_id    TEXT,
+    uid         TEXT,
+    user_code   TEXT,
+    expires_at  INTEGER,  -- epoch ms; NULL = never expires
+    consumed_at INTEGER,  -- epoch s
+    PRIMARY KEY (model, key)
+  );
+  -- Partial indexes: most records carry none of these, and a lookup by value implies NOT NULL.
+  CREATE INDEX IF NOT EXISTS oidc_records_grant_id ON oidc_records (grant_id) WHERE grant_id IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS oidc_records_uid ON oidc_records (model, uid) WHERE uid IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS oidc_records_user_code ON oidc_records (model, user_code) WHERE user_code IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS oidc_records_expires_at ON oidc_records (expires_at) WHERE expires_at IS NOT NULL;
+
+  CREATE TABLE IF NOT EXISTS clients (
+    client_id     TEXT    PRIMARY KEY,
+    metadata      TEXT    NOT NULL,  -- JSON
+    secret_sealed TEXT,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+  );
+
+  CREATE TABLE IF NOT EXISTS accounts (
+    id             TEXT    PRIMARY KEY,
+    email          TEXT    NOT NULL UNIQUE,  -- lower-cased by the store
+    email_verified INTEGER NOT NULL CHECK (email_verified IN (0, 1)),
+    name           TEXT    NOT NULL,
+    password_hash  TEXT    NOT NULL,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+  );
+
+  CREATE TABLE IF NOT EXISTS apis (
+    identifier       TEXT    PRIMARY KEY,
+    name             TEXT,
+    scope            TEXT    NOT NULL,
+    format           TEXT    NOT NULL CHECK (format IN ('jwt', 'opaque')),
+    signing_alg      TEXT,
+    access_token_ttl INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL
+  );
+
+  CREATE TABLE IF NOT EXISTS signing_keys (
+    kid            TEXT    PRIMARY KEY,
+    alg            TEXT    NOT NULL,
+    status         TEXT    NOT NULL CHECK (status IN ('next', 'active', 'retired')),
+    public_jwk     TEXT    NOT NULL,  -- JSON
+    private_sealed TEXT    NOT NULL,
+    created_at     INTEGER NOT NULL,
+    activated_at   INTEGER,
+    retired_at     INTEGER,
+    expires_at     INTEGER
+  );
+
+  CREATE TABLE IF NOT EXISTS settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+
+  CREATE TABLE IF NOT EXISTS leases (
+    name       TEXT    PRIMARY KEY,
+    owner      TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL  -- epoch ms
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Opens (creating if need be) the database at `path` and migrates it to SCHEMA_VERSION. */
+export function openDatabase(path: string): DatabaseSync {
+  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+  const db = new DatabaseSync(path);
+  try {
+    // busy_timeout first: the statements below may already wait for another process's lock.
+    db.exec('PRAGMA busy_timeout = 5000');
+    // WAL lets readers in other processes go on while one writes; with WAL, synchronous=NORMAL
+    // stays consistent after a crash and only risks the last commits on power loss.
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = NORMAL');
+    db.exec('PRAGMA foreign_keys = ON');
+    migrate(db);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function userVersion(db: DatabaseSync): number {
+  const row = db.prepare('PRAGMA user_version').get() as { user_version: number };
+  return row.user_version;
+}
+
+function migrate(db: DatabaseSync): void {
+  if (userVersion(db) === SCHEMA_VERSION) return;
+  // IMMEDIATE takes the write lock up front, so two processes starting at once migrate in turn
+  // (the second finds the work done) instead of failing to upgrade a read lock.
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const from = userVersion(db);
+    if (from > SCHEMA_VERSION) {
+      throw new Error(
+        `SQLite store schema version ${from} is newer than this build supports (${SCHEMA_VERSION}); upgrade Latchkey`,
+      );
+    }
+    for (let version = from; version < SCHEMA_VERSION; version += 1) db.exec(MIGRATIONS[version]);
+    // PRAGMA takes no bound parameters; the value is our own integer.
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    db.exec('COMMIT');
+  } catch (error) {
+    db.exec('ROLLBACK');
+    throw error;
+  }
+}
