@@ -21,6 +21,8 @@ export interface TestServer {
 export interface StartOptions {
   /** Reuse a directory (and so the database and key file) from an earlier server. */
   dir?: string;
+  /** Listen on this port (to restart a server at the same issuer URL); default random. */
+  port?: number;
   env?: Record<string, string>;
   options?: Partial<LatchkeyOptions>;
 }
@@ -28,7 +30,7 @@ export interface StartOptions {
 export async function startLatchkey(start: StartOptions = {}): Promise<TestServer> {
   const dir = start.dir ?? mkdtempSync(join(tmpdir(), 'latchkey-test-'));
   const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(start.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   const config = loadConfig({
@@ -56,6 +58,8 @@ export async function startLatchkey(start: StartOptions = {}): Promise<TestServe
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await latchkey.close();
+      // Let clients' keep-alive pools see the closed sockets before a restart on the same port.
+      await new Promise((resolve) => setTimeout(resolve, 50));
       if (!options.keep) rmSync(dir, { recursive: true, force: true });
     },
   };
