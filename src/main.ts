@@ -17,7 +17,10 @@ async function main() {
   }
   const logger = pino({ level: config.logLevel, base: { service: 'latchkey' } });
   const keyring = loadKeyring(config, (path) =>
-    logger.warn({ path }, 'created a master encryption key file beside the database; set LATCHKEY_MASTER_KEY in production'),
+    logger.warn(
+      { path },
+      'created a master encryption key file beside the database; set LATCHKEY_MASTER_KEY in production',
+    ),
   );
   for (const warning of configWarnings(config)) logger.warn(warning);
   let store;
@@ -29,7 +32,10 @@ async function main() {
   }
   const latchkey = await createLatchkey(config, store, keyring, { logger });
   const server = latchkey.app.listen(config.port, config.host, () => {
-    logger.info({ issuer: config.issuer, host: config.host, port: config.port, store: store.kind }, 'latchkey listening');
+    logger.info(
+      { issuer: config.issuer, host: config.host, port: config.port, store: store.kind },
+      'latchkey listening',
+    );
   });
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');

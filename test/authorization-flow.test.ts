@@ -71,11 +71,18 @@ describe('authorization code with PKCE', () => {
     expect(tokens.refresh_token).toBeTruthy();
 
     const userinfo = await oauth.fetchUserInfo(config, tokens.access_token, fixtures.user.id);
-    expect(userinfo).toMatchObject({ sub: fixtures.user.id, email: 'ada@example.com', email_verified: true, name: 'Ada Lovelace' });
+    expect(userinfo).toMatchObject({
+      sub: fixtures.user.id,
+      email: 'ada@example.com',
+      email_verified: true,
+      name: 'Ada Lovelace',
+    });
 
     const refreshed = await oauth.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.access_token).not.toBe(tokens.access_token);
-    expect((await oauth.fetchUserInfo(config, refreshed.access_token, fixtures.user.id)).sub).toBe(fixtures.user.id);
+    expect((await oauth.fetchUserInfo(config, refreshed.access_token, fixtures.user.id)).sub).toBe(
+      fixtures.user.id,
+    );
   });
 
   test('the consent page names the app and explains each scope; a second sign-in skips what was granted', async () => {
@@ -98,7 +105,9 @@ describe('authorization code with PKCE', () => {
     expect(consent.html).toContain('Example Web App');
     expect(consent.html).toContain('See your email address');
     expect(consent.html).toMatch(/action="\/interaction\/[^"]+\/abort"/);
-    const done = await browser.submit(formAction(consent.html, '/confirm'), { _csrf: hiddenInput(consent.html, '_csrf') });
+    const done = await browser.submit(formAction(consent.html, '/confirm'), {
+      _csrf: hiddenInput(consent.html, '_csrf'),
+    });
     expect('redirect' in done && done.redirect.startsWith(CALLBACK)).toBe(true);
     // Same browser, same scopes: no login, no consent, straight back with a code.
     const again = await browser.navigate(url.href);
@@ -125,7 +134,9 @@ describe('authorization code with PKCE', () => {
       _csrf: hiddenInput(login.html, '_csrf'),
     });
     if ('redirect' in consent) throw new Error('expected the consent page');
-    const denied = await browser.submit(formAction(consent.html, '/abort'), { _csrf: hiddenInput(consent.html, '_csrf') });
+    const denied = await browser.submit(formAction(consent.html, '/abort'), {
+      _csrf: hiddenInput(consent.html, '_csrf'),
+    });
     if (!('redirect' in denied)) throw new Error('expected a redirect to the client');
     const params = new URL(denied.redirect).searchParams;
     expect(params.get('error')).toBe('access_denied');
@@ -146,14 +157,21 @@ describe('authorization code with PKCE', () => {
     const wrong = await browser.page(new URL(action, server.url).href, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ email: 'ada@example.com', password: 'nope-nope-nope', _csrf: hiddenInput(login.html, '_csrf') }).toString(),
+      body: new URLSearchParams({
+        email: 'ada@example.com',
+        password: 'nope-nope-nope',
+        _csrf: hiddenInput(login.html, '_csrf'),
+      }).toString(),
     });
     expect(wrong.status).toBe(401);
     expect(wrong.html).toContain('Invalid email or password');
     const forged = await browser.page(new URL(action, server.url).href, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ email: 'ada@example.com', password: 'correct horse battery staple' }).toString(),
+      body: new URLSearchParams({
+        email: 'ada@example.com',
+        password: 'correct horse battery staple',
+      }).toString(),
     });
     expect(forged.status).toBe(403);
     expect(forged.html).not.toMatch(/at .*\.ts:\d+/);
@@ -161,7 +179,10 @@ describe('authorization code with PKCE', () => {
 
   test('a public client must use PKCE, gets rotated refresh tokens, and reuse revokes the grant', async () => {
     const config = await discover(server, fixtures.native.client_id);
-    const noPkce = oauth.buildAuthorizationUrl(config, { redirect_uri: 'http://127.0.0.1:9/native', scope: 'openid' });
+    const noPkce = oauth.buildAuthorizationUrl(config, {
+      redirect_uri: 'http://127.0.0.1:9/native',
+      scope: 'openid',
+    });
     const refused = await new Browser(server.url).navigate(noPkce.href);
     if (!('redirect' in refused)) throw new Error('expected an error redirect');
     expect(new URL(refused.redirect).searchParams.get('error')).toBe('invalid_request');
@@ -198,23 +219,39 @@ describe('client credentials, introspection and revocation', () => {
     const [header, body, signature] = tokens.access_token.split('.');
     const altered = JSON.parse(Buffer.from(body!, 'base64url').toString());
     altered.scope = 'read write';
-    const tampered = [header, Buffer.from(JSON.stringify(altered)).toString('base64url'), signature].join('.');
+    const tampered = [header, Buffer.from(JSON.stringify(altered)).toString('base64url'), signature].join(
+      '.',
+    );
     await expect(jwtVerify(tampered, jwks, { issuer: server.url, audience: fixtures.api })).rejects.toThrow();
   });
 
   test('an unknown resource is invalid_target; a wrong secret is invalid_client', async () => {
     const config = await discover(server, fixtures.service.client_id, fixtures.service.client_secret);
-    await expectOAuthError(oauth.clientCredentialsGrant(config, { scope: 'read', resource: 'https://unknown.example.test' }), 'invalid_target');
+    await expectOAuthError(
+      oauth.clientCredentialsGrant(config, { scope: 'read', resource: 'https://unknown.example.test' }),
+      'invalid_target',
+    );
     const wrong = await discover(server, fixtures.service.client_id, 'not-the-secret');
-    await expectOAuthError(oauth.clientCredentialsGrant(wrong, { scope: 'read', resource: fixtures.api }), 'invalid_client');
+    await expectOAuthError(
+      oauth.clientCredentialsGrant(wrong, { scope: 'read', resource: fixtures.api }),
+      'invalid_client',
+    );
   });
 
   test('introspection says active, then inactive after revocation; other clients learn nothing', async () => {
     const config = await discover(server, fixtures.service.client_id, fixtures.service.client_secret);
-    const tokens = await oauth.clientCredentialsGrant(config, { scope: 'read', resource: fixtures.opaqueApi });
+    const tokens = await oauth.clientCredentialsGrant(config, {
+      scope: 'read',
+      resource: fixtures.opaqueApi,
+    });
     expect(tokens.access_token.split('.')).toHaveLength(1);
     const active = await oauth.tokenIntrospection(config, tokens.access_token);
-    expect(active).toMatchObject({ active: true, client_id: fixtures.service.client_id, scope: 'read', aud: fixtures.opaqueApi });
+    expect(active).toMatchObject({
+      active: true,
+      client_id: fixtures.service.client_id,
+      scope: 'read',
+      aud: fixtures.opaqueApi,
+    });
 
     const web = await discover(server, fixtures.web.client_id, fixtures.web.client_secret);
     expect((await oauth.tokenIntrospection(web, tokens.access_token)).active).toBe(false);
@@ -243,7 +280,9 @@ describe('negative cases answer with the exact OAuth error', () => {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
-        ...(auth ? { authorization: `Basic ${Buffer.from(`${auth.id}:${auth.secret}`).toString('base64')}` } : {}),
+        ...(auth
+          ? { authorization: `Basic ${Buffer.from(`${auth.id}:${auth.secret}`).toString('base64')}` }
+          : {}),
       },
       body: new URLSearchParams(body).toString(),
     });
@@ -253,7 +292,10 @@ describe('negative cases answer with the exact OAuth error', () => {
   test('a replayed code is invalid_grant and the tokens from it are revoked', async () => {
     const { config, verifier, callback } = await freshCode();
     const tokens = await oauth.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
-    await expectOAuthError(oauth.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier }), 'invalid_grant');
+    await expectOAuthError(
+      oauth.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier }),
+      'invalid_grant',
+    );
     expect((await oauth.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
   });
 
@@ -307,7 +349,9 @@ describe('negative cases answer with the exact OAuth error', () => {
 describe('device authorization grant (RFC 8628)', () => {
   test('a device gets tokens after the user approves on the device page', async () => {
     const config = await discover(server, fixtures.device.client_id);
-    const started = await oauth.initiateDeviceAuthorization(config, { scope: 'openid profile offline_access' });
+    const started = await oauth.initiateDeviceAuthorization(config, {
+      scope: 'openid profile offline_access',
+    });
     const browser = new Browser(server.url);
     // The user signs in first (the device page then asks only for the code).
     const input = await browser.page(started.verification_uri);
@@ -331,7 +375,9 @@ describe('device authorization grant (RFC 8628)', () => {
           _csrf: hiddenInput(next.html, '_csrf'),
         });
       } else if (next.html.includes('/confirm"')) {
-        next = await browser.submit(formAction(next.html, '/confirm'), { _csrf: hiddenInput(next.html, '_csrf') });
+        next = await browser.submit(formAction(next.html, '/confirm'), {
+          _csrf: hiddenInput(next.html, '_csrf'),
+        });
       } else {
         break;
       }

@@ -39,7 +39,9 @@ describe('restart on the same database', () => {
     expect(await jwks(second)).toEqual(keysBefore);
     const again = await discover(second, fixtures.web.client_id, fixtures.web.client_secret);
     const refreshed = await oauth.refreshTokenGrant(again, tokens.refresh_token!);
-    expect((await oauth.fetchUserInfo(again, refreshed.access_token, fixtures.user.id)).email).toBe('ada@example.com');
+    expect((await oauth.fetchUserInfo(again, refreshed.access_token, fixtures.user.id)).email).toBe(
+      'ada@example.com',
+    );
   });
 });
 
@@ -52,7 +54,10 @@ describe('the database file at rest', () => {
     const { tokens, callback } = await codeFlow(server, config, CALLBACK);
     const refreshed = await oauth.refreshTokenGrant(config, tokens.refresh_token!);
     const service = await discover(server, fixtures.service.client_id, fixtures.service.client_secret);
-    const opaque = await oauth.clientCredentialsGrant(service, { scope: 'read', resource: fixtures.opaqueApi });
+    const opaque = await oauth.clientCredentialsGrant(service, {
+      scope: 'read',
+      resource: fixtures.opaqueApi,
+    });
     const secrets = {
       code: callback.searchParams.get('code')!,
       accessToken: tokens.access_token,
@@ -81,16 +86,24 @@ describe('signing key rotation', () => {
     const service = await discover(server, fixtures.service.client_id, fixtures.service.client_secret);
     const before = await oauth.clientCredentialsGrant(service, { scope: 'read', resource: fixtures.api });
     const published = (await jwks(server)).keys.map((key) => key.kid);
-    const nextKid = (await server.latchkey.services.keys.list()).find((key) => key.alg === 'RS256' && key.status === 'next')!.kid;
+    const nextKid = (await server.latchkey.services.keys.list()).find(
+      (key) => key.alg === 'RS256' && key.status === 'next',
+    )!.kid;
     expect(published).toContain(nextKid);
 
     await server.latchkey.services.keys.rotate();
     expect(await server.latchkey.reloadKeys()).toBe(true);
     const after = await oauth.clientCredentialsGrant(service, { scope: 'read', resource: fixtures.api });
     const remote = createRemoteJWKSet(new URL(`${server.url}/jwks`));
-    const verifiedAfter = await jwtVerify(after.access_token, remote, { issuer: server.url, audience: fixtures.api });
+    const verifiedAfter = await jwtVerify(after.access_token, remote, {
+      issuer: server.url,
+      audience: fixtures.api,
+    });
     expect(verifiedAfter.protectedHeader.kid).toBe(nextKid);
-    const verifiedBefore = await jwtVerify(before.access_token, remote, { issuer: server.url, audience: fixtures.api });
+    const verifiedBefore = await jwtVerify(before.access_token, remote, {
+      issuer: server.url,
+      audience: fixtures.api,
+    });
     expect(verifiedBefore.protectedHeader.kid).not.toBe(nextKid);
   });
 });

@@ -43,9 +43,15 @@ export class AccountService {
     this.#store = store;
   }
 
-  async create(input: { email: string; name: string; password: string; emailVerified?: boolean }): Promise<AccountRecord> {
+  async create(input: {
+    email: string;
+    name: string;
+    password: string;
+    emailVerified?: boolean;
+  }): Promise<AccountRecord> {
     const email = normalizeEmail(input.email);
-    if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new AccountInputError(`invalid email address: ${input.email}`);
+    if (!/^[^\s@]+@[^\s@]+$/.test(email))
+      throw new AccountInputError(`invalid email address: ${input.email}`);
     if (!input.name.trim()) throw new AccountInputError('name must not be empty');
     assertPasswordStrength(input.password);
     const now = Date.now();
@@ -112,7 +118,10 @@ export function accountClaims(account: AccountRecord): Record<string, unknown> {
 }
 
 /** Claims allowed by a space-separated scope string. */
-export function claimsForScope(account: AccountRecord, scope: string): { sub: string; [claim: string]: unknown } {
+export function claimsForScope(
+  account: AccountRecord,
+  scope: string,
+): { sub: string; [claim: string]: unknown } {
   const all = accountClaims(account);
   const released: { sub: string; [claim: string]: unknown } = { sub: account.id };
   for (const name of scope.split(' ')) {

@@ -17,7 +17,13 @@ export class ApiService {
     this.#store = store;
   }
 
-  async add(input: { identifier: string; scope: string; format?: 'jwt' | 'opaque'; ttl?: number; name?: string }): Promise<ApiRecord> {
+  async add(input: {
+    identifier: string;
+    scope: string;
+    format?: 'jwt' | 'opaque';
+    ttl?: number;
+    name?: string;
+  }): Promise<ApiRecord> {
     let url: URL;
     try {
       url = new URL(input.identifier);
@@ -32,7 +38,8 @@ export class ApiService {
       throw new ApiInputError('scopes must be printable ASCII without quotes or backslashes (RFC 6749 §3.3)');
     }
     const ttl = input.ttl ?? 3600;
-    if (!Number.isInteger(ttl) || ttl < 10 || ttl > 86400) throw new ApiInputError('--ttl must be 10 to 86400 seconds');
+    if (!Number.isInteger(ttl) || ttl < 10 || ttl > 86400)
+      throw new ApiInputError('--ttl must be 10 to 86400 seconds');
     const api: ApiRecord = {
       identifier: input.identifier,
       name: input.name,

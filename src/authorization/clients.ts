@@ -6,7 +6,12 @@ import type { Keyring } from '../store/encryption.js';
 import type { ClientRecord, Store } from '../store/types.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
-export const KNOWN_GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT] as const;
+export const KNOWN_GRANT_TYPES = [
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  DEVICE_CODE_GRANT,
+] as const;
 
 export class ClientInputError extends Error {
   constructor(message: string) {
@@ -78,13 +83,17 @@ export class ClientService {
       // RFC 8252: a public client redirecting to a custom scheme or loopback is a native app
       // (oidc-provider then asks for consent every time, since anyone can claim such a URI).
       application_type:
-        input.public && redirectUris.some((uri) => !/^https?:/.test(uri) || /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])[:/]/.test(uri))
+        input.public &&
+        redirectUris.some(
+          (uri) => !/^https?:/.test(uri) || /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])[:/]/.test(uri),
+        )
           ? 'native'
           : 'web',
       first_party: input.firstParty ?? false,
     };
     if (input.scope) metadata.scope = input.scope.split(/\s+/).filter(Boolean).join(' ');
-    if (input.postLogoutRedirectUris?.length) metadata.post_logout_redirect_uris = input.postLogoutRedirectUris;
+    if (input.postLogoutRedirectUris?.length)
+      metadata.post_logout_redirect_uris = input.postLogoutRedirectUris;
     if (input.resourceServers?.length) metadata.resource_servers = input.resourceServers;
     if (input.backchannelLogoutUri) {
       metadata.backchannel_logout_uri = input.backchannelLogoutUri;
@@ -97,11 +106,18 @@ export class ClientService {
    * Registers a client. `validate` receives the full metadata (with secret) and throws when
    * oidc-provider would refuse it, so that a bad client fails at registration, not at login.
    */
-  async add(input: ClientRegistration, validate?: (metadata: AdapterPayload) => Promise<void>): Promise<ClientView> {
+  async add(
+    input: ClientRegistration,
+    validate?: (metadata: AdapterPayload) => Promise<void>,
+  ): Promise<ClientView> {
     const metadata = ClientService.metadataFor(input);
     const clientId = newClientId();
     const secret = input.public ? undefined : newSecret();
-    const full = { ...metadata, client_id: clientId, ...(secret ? { client_secret: secret } : {}) } as AdapterPayload;
+    const full = {
+      ...metadata,
+      client_id: clientId,
+      ...(secret ? { client_secret: secret } : {}),
+    } as AdapterPayload;
     await validate?.(full);
     const now = Date.now();
     await this.#store.clients.put({
@@ -152,7 +168,9 @@ export class ClientService {
       ? ({
           ...record.metadata,
           client_id: record.clientId,
-          ...(record.secretSealed ? { client_secret: this.#keyring.open(record.secretSealed, `client:${record.clientId}`) } : {}),
+          ...(record.secretSealed
+            ? { client_secret: this.#keyring.open(record.secretSealed, `client:${record.clientId}`) }
+            : {}),
         } as AdapterPayload)
       : undefined;
     this.#cache.set(clientId, { payload, at: Date.now() });
@@ -161,5 +179,9 @@ export class ClientService {
 }
 
 function view(record: ClientRecord): ClientView {
-  return { client_id: record.clientId, ...record.metadata, created_at: new Date(record.createdAt).toISOString() };
+  return {
+    client_id: record.clientId,
+    ...record.metadata,
+    created_at: new Date(record.createdAt).toISOString(),
+  };
 }

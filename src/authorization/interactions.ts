@@ -43,10 +43,18 @@ function loadInteraction(deps: InteractionDependencies) {
     try {
       details = await deps.provider().interactionDetails(ctx.req, ctx.res);
     } catch {
-      throw new HttpError(400, 'invalid_request', 'This sign-in request has expired or was opened in another browser. Start again from the app.');
+      throw new HttpError(
+        400,
+        'invalid_request',
+        'This sign-in request has expired or was opened in another browser. Start again from the app.',
+      );
     }
     if (details.uid !== ctx.params.uid) {
-      throw new HttpError(400, 'invalid_request', 'This sign-in request does not match your browser session. Start again from the app.');
+      throw new HttpError(
+        400,
+        'invalid_request',
+        'This sign-in request does not match your browser session. Start again from the app.',
+      );
     }
     ctx.state.interaction = details;
     await next();
@@ -55,15 +63,24 @@ function loadInteraction(deps: InteractionDependencies) {
 
 async function clientOf(deps: InteractionDependencies, details: InteractionDetails) {
   const client = await deps.provider().Client.find(String(details.params.client_id));
-  if (!client) throw new HttpError(400, 'invalid_client', 'The app that sent you here is no longer registered.');
+  if (!client)
+    throw new HttpError(400, 'invalid_client', 'The app that sent you here is no longer registered.');
   return client;
 }
 
-function clientView(client: { clientId: string; clientName?: string | undefined; clientUri?: string | undefined }) {
+function clientView(client: {
+  clientId: string;
+  clientName?: string | undefined;
+  clientUri?: string | undefined;
+}) {
   return { clientId: client.clientId, name: client.clientName ?? client.clientId, uri: client.clientUri };
 }
 
-function renderLogin(deps: InteractionDependencies, ctx: Context, locals: { email?: string; error?: string }) {
+function renderLogin(
+  deps: InteractionDependencies,
+  ctx: Context,
+  locals: { email?: string; error?: string },
+) {
   return clientOf(deps, ctx.state.interaction).then((client) => {
     ctx.type = 'html';
     ctx.body = renderView('login', {
@@ -85,7 +102,12 @@ async function grantConsent(deps: InteractionDependencies, ctx: Context) {
   const grant = grantId
     ? await provider.Grant.find(grantId)
     : new provider.Grant({ accountId: session.accountId, clientId: String(params.client_id) });
-  if (!grant) throw new HttpError(400, 'invalid_request', 'This sign-in request has expired. Start again from the app.');
+  if (!grant)
+    throw new HttpError(
+      400,
+      'invalid_request',
+      'This sign-in request has expired. Start again from the app.',
+    );
   const missing = prompt.details as {
     missingOIDCScope?: string[];
     missingOIDCClaims?: string[];
@@ -125,8 +147,16 @@ function showInteraction(deps: InteractionDependencies) {
       return;
     }
     const account = details.session ? await deps.accounts.get(details.session.accountId) : undefined;
-    if (!account) throw new HttpError(400, 'invalid_request', 'Your account is no longer available. Start again from the app.');
-    const missing = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
+    if (!account)
+      throw new HttpError(
+        400,
+        'invalid_request',
+        'Your account is no longer available. Start again from the app.',
+      );
+    const missing = details.prompt.details as {
+      missingOIDCScope?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
     const scopes = (missing.missingOIDCScope ?? [])
       .filter((scope) => scope !== 'openid' || (missing.missingOIDCScope ?? []).length === 1)
       .map((name) => ({ name, description: SCOPE_DESCRIPTIONS[name] ?? name }));
@@ -152,7 +182,8 @@ function showInteraction(deps: InteractionDependencies) {
 function submitLogin(deps: InteractionDependencies) {
   return async function submitLogin(ctx: Context) {
     const details: InteractionDetails = ctx.state.interaction;
-    if (details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'You are already signed in.');
+    if (details.prompt.name !== 'login')
+      throw new HttpError(400, 'invalid_request', 'You are already signed in.');
     const form = loginForm.safeParse(ctx.request.body);
     if (!form.success) {
       ctx.status = 400;
@@ -180,14 +211,20 @@ function submitLogin(deps: InteractionDependencies) {
     await deps.throttle.recordSuccess(email);
     await deps
       .provider()
-      .interactionFinished(ctx.req, ctx.res, { login: { accountId: account.id } }, { mergeWithLastSubmission: false });
+      .interactionFinished(
+        ctx.req,
+        ctx.res,
+        { login: { accountId: account.id } },
+        { mergeWithLastSubmission: false },
+      );
     ctx.respond = false;
   };
 }
 
 function confirmConsent(deps: InteractionDependencies) {
   return async function confirmConsent(ctx: Context) {
-    if (ctx.state.interaction.prompt.name !== 'consent') throw new HttpError(400, 'invalid_request', 'Nothing to confirm.');
+    if (ctx.state.interaction.prompt.name !== 'consent')
+      throw new HttpError(400, 'invalid_request', 'Nothing to confirm.');
     await grantConsent(deps, ctx);
     ctx.respond = false;
   };
@@ -196,12 +233,14 @@ function confirmConsent(deps: InteractionDependencies) {
 function abortInteraction(deps: InteractionDependencies) {
   return async function abortInteraction(ctx: Context) {
     // RFC 6749 §4.1.2.1: the user said no.
-    await deps.provider().interactionFinished(
-      ctx.req,
-      ctx.res,
-      { error: 'access_denied', error_description: 'The user denied the request.' },
-      { mergeWithLastSubmission: false },
-    );
+    await deps
+      .provider()
+      .interactionFinished(
+        ctx.req,
+        ctx.res,
+        { error: 'access_denied', error_description: 'The user denied the request.' },
+        { mergeWithLastSubmission: false },
+      );
     ctx.respond = false;
   };
 }

@@ -64,7 +64,12 @@ export class KeyService {
     for (const alg of SIGNING_ALGS) {
       const active = keys.find((key) => key.alg === alg && key.status === 'active')!;
       const next = keys.find((key) => key.alg === alg && key.status === 'next')!;
-      await this.#store.signingKeys.put({ ...active, status: 'retired', retiredAt: now, expiresAt: now + RETIRED_KEY_RETENTION_MS });
+      await this.#store.signingKeys.put({
+        ...active,
+        status: 'retired',
+        retiredAt: now,
+        expiresAt: now + RETIRED_KEY_RETENTION_MS,
+      });
       await this.#store.signingKeys.put({ ...next, status: 'active', activatedAt: now });
       await this.#store.signingKeys.put(await this.#generate(alg, 'next'));
     }
@@ -91,7 +96,9 @@ export class KeyService {
   /** The private JWKS for oidc-provider. */
   async privateJwks(): Promise<{ keys: JWK[] }> {
     return {
-      keys: (await this.list()).map((key) => JSON.parse(this.#keyring.open(key.privateSealed, `signing-key:${key.kid}`)) as JWK),
+      keys: (await this.list()).map(
+        (key) => JSON.parse(this.#keyring.open(key.privateSealed, `signing-key:${key.kid}`)) as JWK,
+      ),
     };
   }
 

@@ -17,8 +17,16 @@ export class LoginThrottle {
 
   constructor(options: ThrottleOptions = {}) {
     const duration = options.windowSeconds ?? 15 * 60;
-    this.#byAccount = new RateLimiterMemory({ keyPrefix: 'login-account', points: options.perAccount ?? 5, duration });
-    this.#byAddress = new RateLimiterMemory({ keyPrefix: 'login-address', points: options.perAddress ?? 30, duration });
+    this.#byAccount = new RateLimiterMemory({
+      keyPrefix: 'login-account',
+      points: options.perAccount ?? 5,
+      duration,
+    });
+    this.#byAddress = new RateLimiterMemory({
+      keyPrefix: 'login-address',
+      points: options.perAddress ?? 30,
+      duration,
+    });
   }
 
   /** Seconds to wait before another attempt is allowed; 0 when allowed now. */
@@ -29,16 +37,14 @@ export class LoginThrottle {
       [account, this.#byAccount.points],
       [from, this.#byAddress.points],
     ] as const) {
-      if (result && result.consumedPoints >= limit) wait = Math.max(wait, Math.ceil(result.msBeforeNext / 1000));
+      if (result && result.consumedPoints >= limit)
+        wait = Math.max(wait, Math.ceil(result.msBeforeNext / 1000));
     }
     return wait;
   }
 
   async recordFailure(email: string, address: string): Promise<void> {
-    await Promise.all([
-      this.#byAccount.penalty(email, 1),
-      this.#byAddress.penalty(address, 1),
-    ]);
+    await Promise.all([this.#byAccount.penalty(email, 1), this.#byAddress.penalty(address, 1)]);
   }
 
   async recordSuccess(email: string): Promise<void> {

@@ -40,7 +40,9 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
   const { config, store, keyring, accounts, clients, apis } = deps;
 
   return {
-    adapter: createAdapterFactory(store, keyring, (id) => clients.lookup(id)) as unknown as Configuration['adapter'],
+    adapter: createAdapterFactory(store, keyring, (id) =>
+      clients.lookup(id),
+    ) as unknown as Configuration['adapter'],
     clients: [],
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {

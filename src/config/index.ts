@@ -71,7 +71,8 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly issuer: string;
-  readonly database: { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'mongodb'; readonly url: string };
+  readonly database:
+    { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'mongodb'; readonly url: string };
   readonly masterKey?: Buffer | undefined;
   readonly previousMasterKeys: readonly Buffer[];
   readonly trustProxy: boolean;
@@ -87,7 +88,9 @@ export interface Config {
 
 /** Reads the configuration from an environment (process.env by default). Throws ConfigError. */
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
-  const defined = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== undefined && value !== ''));
+  const defined = Object.fromEntries(
+    Object.entries(environment).filter(([, value]) => value !== undefined && value !== ''),
+  );
   const parsed = environmentSchema.safeParse(defined);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -123,11 +126,16 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
 /** Warnings about insecure settings, printed once at start-up. */
 export function configWarnings(config: Config): string[] {
   const warnings: string[] = [];
-  if (!config.issuer.startsWith('https:') && !/^http:\/\/(localhost|127\.0\.0\.1)(:|\/|$)/.test(config.issuer)) {
+  if (
+    !config.issuer.startsWith('https:') &&
+    !/^http:\/\/(localhost|127\.0\.0\.1)(:|\/|$)/.test(config.issuer)
+  ) {
     warnings.push(`ISSUER ${config.issuer} is not https: tokens and cookies travel in the clear`);
   }
   if (!config.masterKey) {
-    warnings.push('LATCHKEY_MASTER_KEY is not set: using a key file beside the database; set it in production');
+    warnings.push(
+      'LATCHKEY_MASTER_KEY is not set: using a key file beside the database; set it in production',
+    );
   }
   return warnings;
 }

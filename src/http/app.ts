@@ -78,7 +78,12 @@ function requestContext(logger: Logger) {
     } finally {
       // The path only: query strings carry codes, tokens and state.
       log.info(
-        { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round((performance.now() - started) * 10) / 10 },
+        {
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.status,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+        },
         'request',
       );
     }

@@ -7,7 +7,14 @@ const tokens = new Tokens();
 const COOKIE = 'latchkey.csrf';
 
 function cookieOptions(ctx: Context) {
-  return { httpOnly: true, sameSite: 'lax' as const, signed: true, secure: ctx.secure, overwrite: true, path: '/' };
+  return {
+    httpOnly: true,
+    sameSite: 'lax' as const,
+    signed: true,
+    secure: ctx.secure,
+    overwrite: true,
+    path: '/',
+  };
 }
 
 /** A token for a form on the page being rendered (creates the browser's secret if needed). */

@@ -11,7 +11,12 @@ export function subscribeProviderEvents(provider: Provider, logger: Logger): voi
   const requestOf = (ctx: any) => ctx?.state?.requestId as string | undefined;
 
   provider.on('grant.success', (ctx: any) => {
-    log.info({ event: 'grant.success', requestId: requestOf(ctx), clientId: clientOf(ctx), grantType: ctx?.oidc?.params?.grant_type });
+    log.info({
+      event: 'grant.success',
+      requestId: requestOf(ctx),
+      clientId: clientOf(ctx),
+      grantType: ctx?.oidc?.params?.grant_type,
+    });
   });
   provider.on('grant.revoked', (ctx: any, grantId: string) => {
     log.info({ event: 'grant.revoked', requestId: requestOf(ctx), clientId: clientOf(ctx), grantId });
@@ -34,9 +39,18 @@ export function subscribeProviderEvents(provider: Provider, logger: Logger): voi
     'discovery.error',
     'check_session_origin.error',
   ]) {
-    (provider as unknown as { on(event: string, listener: (ctx: any, error: OidcError) => void): void }).on(name, (ctx, error) => {
-      log.info({ event: name, requestId: requestOf(ctx), clientId: clientOf(ctx), error: error.error, description: error.error_description });
-    });
+    (provider as unknown as { on(event: string, listener: (ctx: any, error: OidcError) => void): void }).on(
+      name,
+      (ctx, error) => {
+        log.info({
+          event: name,
+          requestId: requestOf(ctx),
+          clientId: clientOf(ctx),
+          error: error.error,
+          description: error.error_description,
+        });
+      },
+    );
   }
   provider.on('server_error', (ctx: any, error: Error) => {
     log.error({ event: 'server_error', requestId: requestOf(ctx), err: error });

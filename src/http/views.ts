@@ -3,7 +3,6 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import pug from 'pug';
 
-
 const compiled = new Map<string, pug.compileTemplate>();
 
 function resolveViewsDir(): string {

@@ -48,9 +48,13 @@ export class Keyring {
     cipher.setAAD(Buffer.from(context));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     const tag = cipher.getAuthTag();
-    return [PREFIX, this.currentKeyId, iv.toString('base64url'), tag.toString('base64url'), body.toString('base64url')].join(
-      '.',
-    );
+    return [
+      PREFIX,
+      this.currentKeyId,
+      iv.toString('base64url'),
+      tag.toString('base64url'),
+      body.toString('base64url'),
+    ].join('.');
   }
 
   open(sealed: string, context: string): string {
@@ -63,7 +67,9 @@ export class Keyring {
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
       decipher.setAAD(Buffer.from(context));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-      return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+      return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString(
+        'utf8',
+      );
     } catch {
       throw new DecryptionError('sealed value failed authentication');
     }

@@ -46,6 +46,9 @@ export function loadKeyring(config: Config, onCreate?: (path: string) => void): 
   }
   chmodSync(path, 0o600);
   const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
-  if (key.length !== 32) throw new ConfigError(`invalid setting LATCHKEY_MASTER_KEY: key file ${path} is not a base64 32-byte key`);
+  if (key.length !== 32)
+    throw new ConfigError(
+      `invalid setting LATCHKEY_MASTER_KEY: key file ${path} is not a base64 32-byte key`,
+    );
   return new Keyring(key, [...config.previousMasterKeys]);
 }

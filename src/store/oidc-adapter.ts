@@ -63,7 +63,9 @@ export class RecordAdapter implements Adapter {
 
   #open(record: OidcRecord | undefined): AdapterPayload | undefined {
     if (!record) return undefined;
-    const payload = JSON.parse(this.#keyring.open(record.payload, `${record.model}:${record.key}`)) as AdapterPayload;
+    const payload = JSON.parse(
+      this.#keyring.open(record.payload, `${record.model}:${record.key}`),
+    ) as AdapterPayload;
     if (record.consumedAt !== undefined) payload.consumed = record.consumedAt;
     return payload;
   }

@@ -35,7 +35,12 @@ export class Browser {
     for (let hops = 0; hops < 20; hops++) {
       const location = response.headers.get('location');
       if (response.status < 300 || response.status >= 400 || !location) {
-        return { url: current, status: response.status, html: await response.text(), headers: response.headers };
+        return {
+          url: current,
+          status: response.status,
+          html: await response.text(),
+          headers: response.headers,
+        };
       }
       const next = new URL(location, current).href;
       if (!next.startsWith(this.#origin)) return { redirect: next };
@@ -63,8 +68,9 @@ export class Browser {
 
 /** The value of a hidden input on a page (e.g. `_csrf`, `xsrf`). */
 export function hiddenInput(html: string, name: string): string {
-  const match = new RegExp(`<input[^>]*name="${name}"[^>]*value="([^"]*)"`).exec(html)
-    ?? new RegExp(`<input[^>]*value="([^"]*)"[^>]*name="${name}"`).exec(html);
+  const match =
+    new RegExp(`<input[^>]*name="${name}"[^>]*value="([^"]*)"`).exec(html) ??
+    new RegExp(`<input[^>]*value="([^"]*)"[^>]*name="${name}"`).exec(html);
   if (!match) throw new Error(`no input ${name} on the page`);
   return match[1]!.replace(/&amp;/g, '&');
 }

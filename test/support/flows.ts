@@ -19,7 +19,12 @@ export interface Fixtures {
 
 export async function seed(server: TestServer): Promise<Fixtures> {
   const { accounts, clients, apis } = server.latchkey.services;
-  const account = await accounts.create({ email: 'ada@example.com', name: 'Ada Lovelace', password: PASSWORD, emailVerified: true });
+  const account = await accounts.create({
+    email: 'ada@example.com',
+    name: 'Ada Lovelace',
+    password: PASSWORD,
+    emailVerified: true,
+  });
   const web = await clients.add({
     name: 'Example Web App',
     redirectUris: [CALLBACK],
@@ -36,8 +41,16 @@ export async function seed(server: TestServer): Promise<Fixtures> {
   const opaqueApi = 'https://opaque.example.test';
   await apis.add({ identifier: api, scope: 'read write', format: 'jwt', ttl: 600 });
   await apis.add({ identifier: opaqueApi, scope: 'read', format: 'opaque', ttl: 600 });
-  const service = await clients.add({ name: 'Example Service', grantTypes: ['client_credentials'], resourceServers: [opaqueApi] });
-  const device = await clients.add({ name: 'Example TV', public: true, grantTypes: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'] });
+  const service = await clients.add({
+    name: 'Example Service',
+    grantTypes: ['client_credentials'],
+    resourceServers: [opaqueApi],
+  });
+  const device = await clients.add({
+    name: 'Example TV',
+    public: true,
+    grantTypes: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+  });
   return {
     user: { id: account.id, email: account.email },
     web: web as Fixtures['web'],
@@ -49,7 +62,11 @@ export async function seed(server: TestServer): Promise<Fixtures> {
   };
 }
 
-export function discover(server: TestServer, clientId: string, secret?: string): Promise<oauth.Configuration> {
+export function discover(
+  server: TestServer,
+  clientId: string,
+  secret?: string,
+): Promise<oauth.Configuration> {
   return oauth.discovery(
     new URL(server.url),
     clientId,
@@ -76,7 +93,9 @@ export async function signInAndAllow(
         _csrf: hiddenInput(result.html, '_csrf'),
       });
     } else if (result.html.includes('/confirm"')) {
-      result = await browser.submit(formAction(result.html, '/confirm'), { _csrf: hiddenInput(result.html, '_csrf') });
+      result = await browser.submit(formAction(result.html, '/confirm'), {
+        _csrf: hiddenInput(result.html, '_csrf'),
+      });
     } else {
       throw new Error(`unexpected page ${result.status}: ${result.html.slice(0, 500)}`);
     }
@@ -90,7 +109,12 @@ export async function codeFlow(
   redirectUri: string,
   scope = 'openid profile email offline_access',
   browser?: Browser,
-): Promise<{ tokens: Awaited<ReturnType<typeof oauth.authorizationCodeGrant>>; callback: URL; verifier: string; state: string }> {
+): Promise<{
+  tokens: Awaited<ReturnType<typeof oauth.authorizationCodeGrant>>;
+  callback: URL;
+  verifier: string;
+  state: string;
+}> {
   const verifier = oauth.randomPKCECodeVerifier();
   const state = oauth.randomState();
   const url = oauth.buildAuthorizationUrl(config, {
@@ -102,6 +126,9 @@ export async function codeFlow(
     ...(scope.includes('offline_access') ? { prompt: 'consent' } : {}),
   });
   const callback = await signInAndAllow(server, url, browser);
-  const tokens = await oauth.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+  const tokens = await oauth.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+  });
   return { tokens, callback, verifier, state };
 }

@@ -42,7 +42,9 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
          payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
          user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at`,
     );
-    this.#find = db.prepare(`SELECT ${COLUMNS} FROM oidc_records WHERE model = :model AND key = :key AND ${LIVE}`);
+    this.#find = db.prepare(
+      `SELECT ${COLUMNS} FROM oidc_records WHERE model = :model AND key = :key AND ${LIVE}`,
+    );
     this.#findByUid = db.prepare(
       `SELECT ${COLUMNS} FROM oidc_records WHERE model = :model AND uid = :uid AND ${LIVE} LIMIT 1`,
     );
@@ -82,7 +84,9 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
   }
 
   async findByUserCode(model: string, userCode: string): Promise<OidcRecord | undefined> {
-    return fromRow(this.#findByUserCode.get({ model, user_code: userCode, now: Date.now() }) as OidcRow | undefined);
+    return fromRow(
+      this.#findByUserCode.get({ model, user_code: userCode, now: Date.now() }) as OidcRow | undefined,
+    );
   }
 
   async consume(model: string, key: string, at: number): Promise<boolean> {

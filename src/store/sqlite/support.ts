@@ -16,7 +16,11 @@ export function isUniqueViolation(error: unknown): boolean {
  * fields are strings. NOT NULL and CHECK constraints catch the rest. A bad import file is the
  * operator's mistake, hence TypeError.
  */
-export function importedRecord<T>(kind: ExportKind, record: unknown, identity: readonly (keyof T & string)[]): T {
+export function importedRecord<T>(
+  kind: ExportKind,
+  record: unknown,
+  identity: readonly (keyof T & string)[],
+): T {
   if (typeof record !== 'object' || record === null || Array.isArray(record)) {
     throw new TypeError(`import: a ${kind} record must be an object`);
   }
