@@ -311,6 +311,23 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
       expect(await store.oidc.findByUserCode('DeviceCode', randomBytes(32).toString('hex'))).toBeUndefined();
     });
 
+    it('findByAccountId lists the live grants of one account, within its model only', async () => {
+      const accountId = unique('account');
+      const grants = [
+        oidcRecord({ model: 'Grant', accountId, grantId: unique('grant'), expiresAt: inOneMinute() }),
+        oidcRecord({ model: 'Grant', accountId, grantId: unique('grant') }),
+      ];
+      for (const grant of grants) await store.oidc.upsert(grant);
+      await store.oidc.upsert(oidcRecord({ model: 'Grant', accountId, expiresAt: Date.now() - 1000 }));
+      await store.oidc.upsert(oidcRecord({ model: 'Grant', accountId: unique('account') }));
+      await store.oidc.upsert(oidcRecord({ model: 'Session', accountId }));
+
+      const found = await store.oidc.findByAccountId('Grant', accountId);
+      expect(found.map((record) => record.key).sort()).toEqual(grants.map((record) => record.key).sort());
+      expect(found.find((record) => record.key === grants[0]!.key)).toEqual(grants[0]);
+      expect(await store.oidc.findByAccountId('Grant', unique('account'))).toEqual([]);
+    });
+
     it('consume succeeds exactly once among concurrent callers and records when', async () => {
       const code = oidcRecord({ model: 'AuthorizationCode', expiresAt: inOneMinute() });
       await store.oidc.upsert(code);

@@ -9,6 +9,7 @@ import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { accountRoutes } from '../authorization/account.js';
 import { AccountService } from '../authorization/accounts.js';
 import { ApiService } from '../authorization/apis.js';
 import { ClientService } from '../authorization/clients.js';
@@ -173,13 +174,16 @@ export async function createLatchkey(
   app.on('error', (error: unknown) => logger.error({ err: error }, 'unhandled error'));
 
   const throttle = new LoginThrottle(options.throttle);
-  const interactions = interactionRoutes({ provider: () => current.provider, ...services, throttle });
+  const provider = () => current.provider;
+  const interactions = interactionRoutes({ provider, ...services, throttle });
+  const account = accountRoutes({ provider, store, keyring, accounts: services.accounts, throttle });
 
   app.use(requestContext(logger));
   app.use(securityHeaders);
   app.use(health(store));
   app.use(staticAssets());
   app.use(interactions.routes());
+  app.use(account.routes());
   app.use(authorizationServerMetadata);
   app.use((ctx, next) => current.middleware(ctx, next));
 

@@ -28,7 +28,9 @@ export class RecordAdapter implements Adapter {
       model: this.#model,
       key,
       payload: this.#keyring.seal(JSON.stringify(rest), `${this.#model}:${key}`),
-      grantId: payload.grantId,
+      // A grant carries its own id as grantId, so that revoking a grant id removes the grant too.
+      grantId: this.#model === 'Grant' ? id : payload.grantId,
+      accountId: this.#model === 'Grant' ? payload.accountId : undefined,
       uid: payload.uid,
       userCode: payload.userCode ? sha256Hex(payload.userCode) : undefined,
       expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : undefined,
@@ -69,6 +71,13 @@ export class RecordAdapter implements Adapter {
     if (record.consumedAt !== undefined) payload.consumed = record.consumedAt;
     return payload;
   }
+}
+
+/** The payload of a stored record, as oidc-provider wrote it. */
+export function openRecordPayload(keyring: Keyring, record: OidcRecord): AdapterPayload {
+  const payload = JSON.parse(keyring.open(record.payload, `${record.model}:${record.key}`)) as AdapterPayload;
+  if (record.consumedAt !== undefined) payload.consumed = record.consumedAt;
+  return payload;
 }
 
 /** Read-only adapter for the Client model: clients are registered through the admin CLI. */

@@ -22,6 +22,8 @@ export interface OidcRecord {
   expiresAt?: number | undefined;
   /** Epoch seconds when the artefact was consumed (set by consume). */
   consumedAt?: number | undefined;
+  /** Account the artefact belongs to (Grant model only), for listing a user's connected apps. */
+  accountId?: string | undefined;
 }
 
 export interface OidcRecordStore {
@@ -31,6 +33,8 @@ export interface OidcRecordStore {
   find(model: string, key: string): Promise<OidcRecord | undefined>;
   findByUid(model: string, uid: string): Promise<OidcRecord | undefined>;
   findByUserCode(model: string, userCode: string): Promise<OidcRecord | undefined>;
+  /** Every unexpired record of a model that carries this accountId. */
+  findByAccountId(model: string, accountId: string): Promise<OidcRecord[]>;
   /**
    * Atomically marks the record consumed (epoch seconds) if it was not already.
    * Returns true when this call consumed it, false when it was missing or consumed already.

@@ -92,15 +92,12 @@ class SqliteStore implements Store {
   }
 
   #purgeInBackground(): void {
-    try {
-      this.oidc.purgeExpired(Date.now());
-      this.leases.purgeExpired(Date.now());
-    } catch (error) {
+    this.purgeExpired().catch((error: unknown) => {
       // Typically SQLITE_BUSY while another process holds the write lock; the next run catches up.
       // The store has no logger of its own, and a failed purge must not take the process down.
       process.emitWarning(`SQLite store: purging expired records failed: ${(error as Error).message}`, {
         code: 'LATCHKEY_STORE_PURGE',
       });
-    }
+    });
   }
 }

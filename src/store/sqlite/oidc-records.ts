@@ -13,9 +13,10 @@ type OidcRow = {
   user_code: string | null;
   expires_at: number | null;
   consumed_at: number | null;
+  account_id: string | null;
 };
 
-const COLUMNS = 'model, key, payload, grant_id, uid, user_code, expires_at, consumed_at';
+const COLUMNS = 'model, key, payload, grant_id, uid, user_code, expires_at, consumed_at, account_id';
 
 // Expired rows stay until purgeExpired runs, but nothing may serve them in the meantime.
 const LIVE = '(expires_at IS NULL OR expires_at > :now)';
@@ -26,6 +27,7 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
   readonly #find: StatementSync;
   readonly #findByUid: StatementSync;
   readonly #findByUserCode: StatementSync;
+  readonly #findByAccountId: StatementSync;
   readonly #consume: StatementSync;
   readonly #destroy: StatementSync;
   readonly #revokeByGrantId: StatementSync;
@@ -37,10 +39,11 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
     // Upsert replaces every column, so nothing of the old record survives (as the interface says).
     this.#upsert = db.prepare(
       `INSERT INTO oidc_records (${COLUMNS})
-       VALUES (:model, :key, :payload, :grant_id, :uid, :user_code, :expires_at, :consumed_at)
+       VALUES (:model, :key, :payload, :grant_id, :uid, :user_code, :expires_at, :consumed_at, :account_id)
        ON CONFLICT (model, key) DO UPDATE SET
          payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
-         user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at`,
+         user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at,
+         account_id = excluded.account_id`,
     );
     this.#find = db.prepare(
       `SELECT ${COLUMNS} FROM oidc_records WHERE model = :model AND key = :key AND ${LIVE}`,
@@ -50,6 +53,9 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
     );
     this.#findByUserCode = db.prepare(
       `SELECT ${COLUMNS} FROM oidc_records WHERE model = :model AND user_code = :user_code AND ${LIVE} LIMIT 1`,
+    );
+    this.#findByAccountId = db.prepare(
+      `SELECT ${COLUMNS} FROM oidc_records WHERE model = :model AND account_id = :account_id AND ${LIVE}`,
     );
     // One statement, so that of two racing consumers (in any process) exactly one sees a change.
     this.#consume = db.prepare(
@@ -72,6 +78,7 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
       user_code: nullable(record.userCode),
       expires_at: nullable(record.expiresAt),
       consumed_at: nullable(record.consumedAt),
+      account_id: nullable(record.accountId),
     });
   }
 
@@ -86,6 +93,12 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
   async findByUserCode(model: string, userCode: string): Promise<OidcRecord | undefined> {
     return fromRow(
       this.#findByUserCode.get({ model, user_code: userCode, now: Date.now() }) as OidcRow | undefined,
+    );
+  }
+
+  async findByAccountId(model: string, accountId: string): Promise<OidcRecord[]> {
+    return (this.#findByAccountId.all({ model, account_id: accountId, now: Date.now() }) as OidcRow[]).map(
+      (row) => fromRow(row)!,
     );
   }
 
@@ -131,5 +144,6 @@ function fromRow(row: OidcRow | undefined): OidcRecord | undefined {
   if (row.user_code !== null) record.userCode = row.user_code;
   if (row.expires_at !== null) record.expiresAt = row.expires_at;
   if (row.consumed_at !== null) record.consumedAt = row.consumed_at;
+  if (row.account_id !== null) record.accountId = row.account_id;
   return record;
 }

@@ -78,6 +78,11 @@ const MIGRATIONS: readonly string[] = [
     expires_at INTEGER NOT NULL  -- epoch ms
   );
   `,
+  // 2: grants are listed by account (the connected-apps page).
+  `
+  ALTER TABLE oidc_records ADD COLUMN account_id TEXT;
+  CREATE INDEX IF NOT EXISTS oidc_records_account_id ON oidc_records (model, account_id) WHERE account_id IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
