@@ -225,6 +225,28 @@ describe('client credentials, introspection and revocation', () => {
     await expect(jwtVerify(tampered, jwks, { issuer: server.url, audience: fixtures.api })).rejects.toThrow();
   });
 
+  test('an API registered with ES256 gets ES256-signed tokens', async () => {
+    await server.latchkey.services.apis.add({
+      identifier: 'https://es.example.test',
+      scope: 'read',
+      signingAlg: 'ES256',
+    });
+    const config = await discover(server, fixtures.service.client_id, fixtures.service.client_secret);
+    const tokens = await oauth.clientCredentialsGrant(config, {
+      scope: 'read',
+      resource: 'https://es.example.test',
+    });
+    const { protectedHeader } = await jwtVerify(
+      tokens.access_token,
+      createRemoteJWKSet(new URL(`${server.url}/jwks`)),
+      {
+        issuer: server.url,
+        audience: 'https://es.example.test',
+      },
+    );
+    expect(protectedHeader.alg).toBe('ES256');
+  });
+
   test('an unknown resource is invalid_target; a wrong secret is invalid_client', async () => {
     const config = await discover(server, fixtures.service.client_id, fixtures.service.client_secret);
     await expectOAuthError(

@@ -175,7 +175,7 @@ describe('latchkey clients', () => {
 
     const human = await cli(env, ['clients', 'show', id]);
     expect(human.stdout).toContain(id);
-    expect(human.stdout).not.toContain('client_secret');
+    expect(human.stdout).not.toMatch(/^client_secret\s/m);
     expect(human.stdout).not.toContain(rotated.client_secret);
 
     expect(await json(env, ['clients', 'remove', id])).toEqual({ client_id: id, removed: true });

@@ -45,6 +45,7 @@ export class ApiService {
       name: input.name,
       scope: scopes.join(' '),
       format: input.format ?? 'jwt',
+      signingAlg: input.format === 'opaque' ? undefined : input.signingAlg,
       accessTokenTtl: ttl,
       createdAt: Date.now(),
     };

@@ -21,7 +21,7 @@ export function subcommand(parent: Command, name: string, description: string): 
 }
 
 /** Repeatable options collect into an array (`--redirect-uri a --redirect-uri b`). */
-export function collect(value: string, previous: string[]): string[] {
+export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 

@@ -19,6 +19,7 @@ interface AddOptions extends OutputOptions {
   scope: string;
   format?: 'jwt' | 'opaque';
   ttl?: number;
+  alg?: 'RS256' | 'ES256';
   name?: string;
 }
 
@@ -49,6 +50,12 @@ export function registerApis(program: Command, io: CliIo): void {
     .requiredOption('--scope <scopes>', 'space-separated scopes the API accepts, e.g. "read write"')
     .addOption(new Option('--format <format>', 'access token format').choices(['jwt', 'opaque']))
     .option('--ttl <seconds>', 'access token lifetime in seconds (default 3600)', seconds)
+    .addOption(
+      new Option('--alg <alg>', 'JWS algorithm of JWT access tokens (default RS256)').choices([
+        'RS256',
+        'ES256',
+      ]),
+    )
     .option('--name <name>', 'a name for people')
     .action((options: AddOptions) =>
       withSession(io, async ({ services }) => {
@@ -58,6 +65,7 @@ export function registerApis(program: Command, io: CliIo): void {
             scope: options.scope,
             format: options.format,
             ttl: options.ttl,
+            signingAlg: options.alg,
             name: options.name,
           }),
         );

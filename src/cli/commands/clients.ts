@@ -19,20 +19,20 @@ import { withSession, type Session } from '../session.js';
 
 interface AddOptions extends OutputOptions {
   name: string;
-  redirectUri: string[];
+  redirectUri?: string[];
   public?: boolean;
-  grantTypes: string[];
+  grantTypes?: string[];
   scope?: string;
-  postLogoutRedirectUri: string[];
+  postLogoutRedirectUri?: string[];
   firstParty?: boolean;
-  resourceServer: string[];
+  resourceServer?: string[];
   backchannelLogoutUri?: string;
 }
 
 const SECRET_NOTE = '(shown once: it will not be shown again, so store it now)';
 
 /** `--grant-types a,b` and repeated `--grant-types` both collect into one list. */
-function grantTypes(value: string, previous: string[]): string[] {
+function grantTypes(value: string, previous: string[] = []): string[] {
   return [
     ...previous,
     ...value
@@ -85,22 +85,20 @@ export function registerClients(program: Command, io: CliIo): void {
 
   subcommand(clients, 'add', 'register a client application (a confidential one gets a secret, shown once)')
     .requiredOption('--name <name>', 'name shown to users on the consent page')
-    .option('--redirect-uri <uri>', 'redirect URI (repeatable); required for authorization_code', collect, [])
+    .option('--redirect-uri <uri>', 'redirect URI (repeatable); required for authorization_code', collect)
     .option('--public', 'a public client (native or browser app): no secret, PKCE')
     .option(
       '--grant-types <grants>',
       'comma-separated: authorization_code,refresh_token,client_credentials,urn:ietf:params:oauth:grant-type:device_code',
       grantTypes,
-      [],
     )
     .option('--scope <scope>', 'space-separated scopes the client may request')
-    .option('--post-logout-redirect-uri <uri>', 'where to return after logout (repeatable)', collect, [])
+    .option('--post-logout-redirect-uri <uri>', 'where to return after logout (repeatable)', collect)
     .option('--first-party', 'your own app: no consent page')
     .option(
       '--resource-server <api>',
       'API identifier whose tokens this client may introspect (repeatable)',
       collect,
-      [],
     )
     .option('--backchannel-logout-uri <uri>', 'OIDC back-channel logout endpoint of the client')
     .action((options: AddOptions) =>
