@@ -20,9 +20,10 @@ export class ApiService {
   async add(input: {
     identifier: string;
     scope: string;
-    format?: 'jwt' | 'opaque';
-    ttl?: number;
-    name?: string;
+    format?: 'jwt' | 'opaque' | undefined;
+    ttl?: number | undefined;
+    name?: string | undefined;
+    signingAlg?: 'RS256' | 'ES256' | undefined;
   }): Promise<ApiRecord> {
     let url: URL;
     try {
