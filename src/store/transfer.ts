@@ -5,11 +5,21 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { z } from 'zod';
-import type { ExportEntry, Store } from './types.js';
+import type {
+  AccountRecord,
+  ApiRecord,
+  ClientRecord,
+  ExportEntry,
+  OidcRecord,
+  SettingRecord,
+  SigningKeyRecord,
+  Store,
+} from './types.js';
 
 export const EXPORT_FORMAT_VERSION = 1;
 
 const epochMs = z.number().int().nonnegative();
+const epochSeconds = z.number().int().nonnegative();
 const jsonObject = z.record(z.string(), z.unknown());
 
 const oidcRecord = z.strictObject({
@@ -20,7 +30,8 @@ const oidcRecord = z.strictObject({
   uid: z.string().optional(),
   userCode: z.string().optional(),
   expiresAt: epochMs.optional(),
-  consumedAt: epochMs.optional(),
+  consumedAt: epochSeconds.optional(),
+  accountId: z.string().optional(),
 });
 
 const clientRecord = z.strictObject({
@@ -73,6 +84,23 @@ const exportEntry = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('signingKey'), record: signingKeyRecord }),
   z.strictObject({ kind: z.literal('setting'), record: settingRecord }),
 ]);
+
+/**
+ * A compile-time check that a schema has exactly the fields of its record type: the schemas are
+ * strict, so a field added to a record type but not here would make every export carrying it fail
+ * to import. A mismatch fails the typecheck here ("Expected 1 arguments").
+ */
+const sameFields = <Schema, Record>(
+  ..._mismatch: [Exclude<keyof Schema, keyof Record> | Exclude<keyof Record, keyof Schema>] extends [never]
+    ? []
+    : [never]
+) => undefined;
+sameFields<z.output<typeof oidcRecord>, OidcRecord>();
+sameFields<z.output<typeof clientRecord>, ClientRecord>();
+sameFields<z.output<typeof accountRecord>, AccountRecord>();
+sameFields<z.output<typeof apiRecord>, ApiRecord>();
+sameFields<z.output<typeof signingKeyRecord>, SigningKeyRecord>();
+sameFields<z.output<typeof settingRecord>, SettingRecord>();
 
 // Unknown header keys are allowed: a later writer may add information a reader can ignore.
 const header = z.looseObject({ latchkey_export: z.literal(EXPORT_FORMAT_VERSION), created_at: z.string() });

@@ -46,18 +46,18 @@ class MongoStore implements Store {
   readonly settings: MongoSettingStore;
   readonly leases: MongoLeaseStore;
   readonly #connection: Connection;
-  readonly models: MongoModels;
+  readonly #models: MongoModels;
 
   constructor(connection: Connection) {
     this.#connection = connection;
-    this.models = createModels(connection);
-    this.oidc = new MongoOidcRecordStore(this.models.oidc);
-    this.clients = new MongoClientStore(this.models.clients);
-    this.accounts = new MongoAccountStore(this.models.accounts);
-    this.apis = new MongoApiStore(this.models.apis);
-    this.signingKeys = new MongoSigningKeyStore(this.models.signingKeys);
-    this.settings = new MongoSettingStore(this.models.settings);
-    this.leases = new MongoLeaseStore(this.models.leases);
+    this.#models = createModels(connection);
+    this.oidc = new MongoOidcRecordStore(this.#models.oidc);
+    this.clients = new MongoClientStore(this.#models.clients);
+    this.accounts = new MongoAccountStore(this.#models.accounts);
+    this.apis = new MongoApiStore(this.#models.apis);
+    this.signingKeys = new MongoSigningKeyStore(this.#models.signingKeys);
+    this.settings = new MongoSettingStore(this.#models.settings);
+    this.leases = new MongoLeaseStore(this.#models.leases);
   }
 
   async ping(): Promise<void> {
@@ -71,8 +71,8 @@ class MongoStore implements Store {
   }
 
   async *exportAll(): AsyncIterable<ExportEntry> {
-    // Settings and keys first: an import that stops half-way still leaves a server that starts.
-    for await (const doc of this.models.settings.find().sort({ _id: 1 }).lean<SettingDoc>().cursor()) {
+    // Small configuration first, the bulk (OIDC records, streamed from a cursor) last.
+    for await (const doc of this.#models.settings.find().sort({ _id: 1 }).lean<SettingDoc>().cursor()) {
       const record: SettingRecord = { name: doc._id, value: doc.value };
       yield { kind: 'setting', record };
     }
@@ -94,13 +94,13 @@ class MongoStore implements Store {
         const doc = toAccountDoc(importedRecord<AccountRecord>(entry, ['id', 'email']));
         await conflictOnDuplicate(
           () => `an account with email ${doc.email} already exists`,
-          () => this.models.accounts.replaceOne({ _id: doc._id }, doc, { upsert: true }),
+          () => this.#models.accounts.replaceOne({ _id: doc._id }, doc, { upsert: true }),
         );
         return;
       }
       case 'api': {
         const doc = toApiDoc(importedRecord<ApiRecord>(entry, ['identifier']));
-        await this.models.apis.replaceOne({ _id: doc._id }, doc, { upsert: true });
+        await this.#models.apis.replaceOne({ _id: doc._id }, doc, { upsert: true });
         return;
       }
       case 'signingKey':
@@ -121,7 +121,7 @@ class MongoStore implements Store {
   }
 
   async createIndexes(): Promise<void> {
-    await createIndexes(this.models);
+    await createIndexes(this.#models);
   }
 }
 

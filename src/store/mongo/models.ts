@@ -16,6 +16,7 @@ export interface OidcRecordDoc {
   expiresAt?: Date;
   /** Epoch seconds, as oidc-provider counts them; never queried by range, so not a Date. */
   consumedAt?: number;
+  accountId?: string;
 }
 
 export interface ClientDoc {
@@ -98,6 +99,7 @@ const oidcRecordSchema = new Schema<OidcRecordDoc>(
     userCode: String,
     expiresAt: Date,
     consumedAt: Number,
+    accountId: String,
   },
   { ...schemaOptions, collection: 'oidc_records' },
 );
@@ -106,6 +108,7 @@ oidcRecordSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0 });
 oidcRecordSchema.index({ grantId: 1 });
 oidcRecordSchema.index({ model: 1, uid: 1 });
 oidcRecordSchema.index({ model: 1, userCode: 1 });
+oidcRecordSchema.index({ model: 1, accountId: 1 });
 
 const clientSchema = new Schema<ClientDoc>(
   {

@@ -17,6 +17,7 @@ export function toOidcDoc(record: OidcRecord): OidcRecordDoc {
     userCode: record.userCode,
     expiresAt: toDate(record.expiresAt),
     consumedAt: record.consumedAt,
+    accountId: record.accountId,
   });
 }
 
@@ -30,6 +31,7 @@ export function toOidcRecord(doc: OidcRecordDoc): OidcRecord {
     userCode: doc.userCode,
     expiresAt: toEpochMs(doc.expiresAt),
     consumedAt: doc.consumedAt,
+    accountId: doc.accountId,
   });
 }
 
@@ -57,6 +59,15 @@ export class MongoOidcRecordStore implements OidcRecordStore {
 
   async findByUserCode(model: string, userCode: string): Promise<OidcRecord | undefined> {
     return this.#findOne({ model, userCode: { $eq: userCode } });
+  }
+
+  async findByAccountId(model: string, accountId: string): Promise<OidcRecord[]> {
+    const docs = await this.#records
+      .find({ model, accountId: { $eq: accountId }, ...unexpired() })
+      .sort({ key: 1 })
+      .lean<OidcRecordDoc[]>()
+      .exec();
+    return docs.map(toOidcRecord);
   }
 
   async consume(model: string, key: string, at: number): Promise<boolean> {
