@@ -17,6 +17,8 @@ import { interactionRoutes } from '../authorization/interactions.js';
 import { KeyService } from '../authorization/keys.js';
 import { LoginThrottle, type ThrottleOptions } from '../authorization/login-throttle.js';
 import { createAuthorizationProvider } from '../authorization/provider.js';
+import { resourceRoutes } from '../resource/routes.js';
+import { ensureV1Api } from '../resource/v1-api.js';
 import type { Keyring } from '../store/encryption.js';
 import type { Store } from '../store/types.js';
 import { subscribeProviderEvents } from './events.js';
@@ -151,6 +153,7 @@ export async function createLatchkey(
   const { logger } = options;
   const services = createServices(store, keyring);
   await services.keys.ensure();
+  await ensureV1Api(services.apis, config.issuer);
   const cookies = await cookieKeys(store, keyring);
 
   const buildProvider = async () => {
@@ -176,6 +179,7 @@ export async function createLatchkey(
   const throttle = new LoginThrottle(options.throttle);
   const provider = () => current.provider;
   const interactions = interactionRoutes({ provider, ...services, throttle });
+  const resources = resourceRoutes({ provider, accounts: services.accounts, issuer: config.issuer, keys: services.keys });
   const account = accountRoutes({ provider, store, keyring, accounts: services.accounts, throttle });
 
   app.use(requestContext(logger));
@@ -184,6 +188,7 @@ export async function createLatchkey(
   app.use(staticAssets());
   app.use(interactions.routes());
   app.use(account.routes());
+  app.use(resources.routes());
   app.use(authorizationServerMetadata);
   app.use((ctx, next) => current.middleware(ctx, next));
 
