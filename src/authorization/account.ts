@@ -1,11 +1,11 @@
 // The account page: a signed-in user sees the apps they granted access to (name, scopes, when)
 // and can revoke one; its grant, tokens and codes are removed at once.
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { csrfToken, verifyCsrf } from '../http/csrf.js';
+import { formBody } from '../http/form-body.js';
 import { HttpError, renderErrors } from '../http/errors.js';
 import { renderView } from '../http/views.js';
 import { openRecordPayload } from '../store/oidc-adapter.js';
@@ -31,8 +31,6 @@ const loginForm = z.object({
   _csrf: z.string(),
   return_to: z.string().optional(),
 });
-
-const formBody = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
 
 function noStore(ctx: Context, next: Next) {
   ctx.set('Cache-Control', 'no-store');

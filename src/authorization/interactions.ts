@@ -2,11 +2,11 @@
 // browser to /interaction/:uid; these routes show the page, check the form and tell the
 // provider the outcome. Each route is a pipeline of small named steps.
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { csrfToken, verifyCsrf } from '../http/csrf.js';
+import { formBody } from '../http/form-body.js';
 import { HttpError, renderErrors } from '../http/errors.js';
 import { renderView } from '../http/views.js';
 import type { AccountService } from './accounts.js';
@@ -28,8 +28,6 @@ const loginForm = z.object({
   password: z.string().min(1).max(1024),
   _csrf: z.string(),
 });
-
-const formBody = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
 
 function noStore(ctx: Context, next: Next) {
   ctx.set('Cache-Control', 'no-store');

@@ -29,6 +29,10 @@ export const SCOPE_DESCRIPTIONS: Record<string, string> = {
   offline_access: 'Stay connected when you are not using the app',
 };
 
+/** Browser sessions at Latchkey last 14 days. */
+export const SESSION_TTL = 14 * 24 * 3600;
+export const LONG_COOKIE_OPTIONS = { signed: true, httpOnly: true, sameSite: 'lax' } as const;
+
 const isPublic = (client: { clientAuthMethod?: string } | undefined) => client?.clientAuthMethod === 'none';
 
 function audiencesOf(token: { aud?: string | string[] | undefined }): string[] {
@@ -47,7 +51,7 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
       keys: deps.cookieKeys,
-      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      long: { ...LONG_COOKIE_OPTIONS },
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
       names: { session: 'latchkey.session', interaction: 'latchkey.interaction', resume: 'latchkey.resume' },
     },
@@ -111,7 +115,7 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       IdToken: 3600,
       Interaction: 3600,
       Grant: config.refreshTokenTtl,
-      Session: 14 * 24 * 3600,
+      Session: SESSION_TTL,
       RefreshToken(ctx, token, client) {
         // RFC 9700 §4.14.2: rotation must not extend a public client's grant: a rotated token
         // lives only as long as the one it replaces (unless sender-constrained).

@@ -7,6 +7,7 @@ import Koa, { type Context, type Next } from 'koa';
 import helmet from 'koa-helmet';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { accountRoutes } from '../authorization/account.js';
@@ -16,7 +17,7 @@ import { ClientService } from '../authorization/clients.js';
 import { interactionRoutes } from '../authorization/interactions.js';
 import { KeyService } from '../authorization/keys.js';
 import { LoginThrottle, type ThrottleOptions } from '../authorization/login-throttle.js';
-import { createAuthorizationProvider } from '../authorization/provider.js';
+import { createAuthorizationProvider, LONG_COOKIE_OPTIONS, SESSION_TTL } from '../authorization/provider.js';
 import { resourceRoutes } from '../resource/routes.js';
 import { ensureV1Api } from '../resource/v1-api.js';
 import type { Keyring } from '../store/encryption.js';
@@ -138,6 +139,20 @@ function health(store: Store) {
   };
 }
 
+/**
+ * oidc-provider 9.13 persists a brand-new browser session in a `finally` after its error handler
+ * has answered (say, a device form posted without a session): persisting a session that was never
+ * saved throws. The 4xx answer already set is the right one: keep it.
+ */
+function answeredBeforeSessionPersistFailed(ctx: Context, error: unknown): boolean {
+  return (
+    error instanceof TypeError &&
+    error.message.startsWith('persist can only be called on previously persisted Sessions') &&
+    ctx.status >= 400 &&
+    ctx.status < 500
+  );
+}
+
 /** RFC 8414 metadata at its own well-known path: the same document as OIDC discovery. */
 async function authorizationServerMetadata(ctx: Context, next: Next) {
   if (ctx.path === '/.well-known/oauth-authorization-server') ctx.path = '/.well-known/openid-configuration';
@@ -174,12 +189,22 @@ export async function createLatchkey(
 
   const app = new Koa({ proxy: config.trustProxy, keys: cookies });
   app.silent = true;
-  app.on('error', (error: unknown) => logger.error({ err: error }, 'unhandled error'));
+  app.on('error', (error: { code?: string; status?: number }) => {
+    // Malformed HTTP from a client (llhttp's HPE_* codes, resets) is the client's problem, not ours.
+    const clientFault = (error.status ?? 500) < 500 || /^(HPE_|ECONNRESET|EPIPE)/.test(error.code ?? '');
+    if (clientFault) logger.debug({ err: error }, 'client error');
+    else logger.error({ err: error }, 'unhandled error');
+  });
 
   const throttle = new LoginThrottle(options.throttle);
   const provider = () => current.provider;
   const interactions = interactionRoutes({ provider, ...services, throttle });
-  const resources = resourceRoutes({ provider, accounts: services.accounts, issuer: config.issuer, keys: services.keys });
+  const resources = resourceRoutes({
+    provider,
+    accounts: services.accounts,
+    issuer: config.issuer,
+    keys: services.keys,
+  });
   const account = accountRoutes({ provider, store, keyring, accounts: services.accounts, throttle });
 
   app.use(requestContext(logger));
@@ -190,7 +215,20 @@ export async function createLatchkey(
   app.use(account.routes());
   app.use(resources.routes());
   app.use(authorizationServerMetadata);
-  app.use((ctx, next) => current.middleware(ctx, next));
+  app.use(async function providerEndpoints(ctx, next) {
+    try {
+      await current.middleware(ctx, next);
+    } catch (error) {
+      if (!answeredBeforeSessionPersistFailed(ctx, error)) throw error;
+      // Save the new session as oidc-provider's session handler would, so that the form on the
+      // error page (whose xsrf secret lives in that session) can be submitted.
+      const { oidc } = ctx as unknown as KoaContextWithOIDC;
+      const session = oidc.session as (NonNullable<typeof oidc.session> & { id: string }) | undefined;
+      if (!session) return;
+      oidc.cookies.set(current.provider.cookieName('session'), session.id, LONG_COOKIE_OPTIONS);
+      await session.save(SESSION_TTL);
+    }
+  });
 
   const reloadKeys = async () => {
     const fingerprint = await services.keys.fingerprint();
