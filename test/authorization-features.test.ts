@@ -130,6 +130,29 @@ describe('back-channel logout', () => {
   });
 });
 
+describe('first-party clients', () => {
+  test('a client added with --first-party skips the consent page', async () => {
+    const client = await server.latchkey.services.clients.add({
+      name: 'Our Own App',
+      redirectUris: [CALLBACK],
+      firstParty: true,
+    });
+    const config = await discover(server, client.client_id, client.client_secret);
+    const browser = new Browser(server.url);
+    const url = await authorizationUrl(config, oauth.randomPKCECodeVerifier());
+    const login = await browser.page(url.href);
+    const after = await browser.submit(formAction(login.html, '/login'), {
+      email: 'ada@example.com',
+      password: 'correct horse battery staple',
+      _csrf: hiddenInput(login.html, '_csrf'),
+    });
+    // Straight back to the app with a code: no consent page in between.
+    if (!('redirect' in after))
+      throw new Error(`expected a redirect, got a page: ${after.html.slice(0, 200)}`);
+    expect(new URL(after.redirect).searchParams.get('code')).toBeTruthy();
+  });
+});
+
 describe('login throttling and page security', () => {
   test('after repeated failures the account is locked out for a while, even with the right password', async () => {
     const config = await discover(server, fixtures.web.client_id, fixtures.web.client_secret);

@@ -107,3 +107,45 @@ describe('signing key rotation', () => {
     expect(verifiedBefore.protectedHeader.kid).not.toBe(nextKid);
   });
 });
+
+describe('moving between stores (latchkey db export / import)', () => {
+  test('clients, users, keys, grants and refresh tokens survive the move; a refresh token still works', async () => {
+    const { copyFileSync, mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { PassThrough } = await import('node:stream');
+    const { exportStore, importStore } = await import('../src/store/transfer.js');
+    const { openSqliteStore } = await import('../src/store/sqlite/index.js');
+
+    const first = await startLatchkey();
+    const fixtures = await seed(first);
+    const config = await discover(first, fixtures.web.client_id, fixtures.web.client_secret);
+    const { tokens } = await codeFlow(first, config, CALLBACK);
+    const keysBefore = await jwks(first);
+    const port = Number(new URL(first.url).port);
+
+    const dump = new PassThrough();
+    const chunks: Buffer[] = [];
+    dump.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const exported = await exportStore(first.latchkey.store, dump);
+    dump.end();
+    await first.close({ keep: true });
+
+    // The new deployment: an empty database elsewhere, the same master key.
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-moved-'));
+    copyFileSync(join(first.dir, 'master.key'), join(dir, 'master.key'));
+    const target = openSqliteStore(join(dir, 'latchkey.db'));
+    const input = new PassThrough();
+    input.end(Buffer.concat(chunks));
+    expect(await importStore(target, input)).toBe(exported);
+    await target.close();
+
+    const moved = await startLatchkey({ dir, port });
+    running.push(moved);
+    expect(await jwks(moved)).toEqual(keysBefore);
+    const again = await discover(moved, fixtures.web.client_id, fixtures.web.client_secret);
+    const refreshed = await oauth.refreshTokenGrant(again, tokens.refresh_token!);
+    expect((await oauth.fetchUserInfo(again, refreshed.access_token, fixtures.user.id)).email).toBe(
+      'ada@example.com',
+    );
+  });
+});
