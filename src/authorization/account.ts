@@ -12,7 +12,7 @@ import { openRecordPayload } from '../store/oidc-adapter.js';
 import type { Keyring } from '../store/encryption.js';
 import type { Store } from '../store/types.js';
 import type { AccountService } from './accounts.js';
-import type { LoginThrottle } from './login-throttle.js';
+import { attemptLogin, type LoginThrottle } from './login-throttle.js';
 
 export interface AccountPageDependencies {
   provider: () => Provider;
@@ -122,22 +122,12 @@ function signIn(deps: AccountPageDependencies) {
       ctx.body = renderView('account-login', { title: 'Sign in', csrfToken: csrfToken(ctx), email, error });
     };
     if (!form.success) return render(400, 'Enter your email and password.');
-    const email = form.data.email.toLowerCase();
-    const wait = await deps.throttle.retryAfter(email, ctx.ip);
-    if (wait > 0) {
-      ctx.set('Retry-After', String(wait));
-      return render(
-        429,
-        `Too many failed attempts. Try again in ${Math.ceil(wait / 60)} minute(s).`,
-        form.data.email,
-      );
+    const outcome = await attemptLogin(deps.accounts, deps.throttle, { ...form.data, address: ctx.ip });
+    if (!outcome.ok) {
+      if (outcome.retryAfter) ctx.set('Retry-After', String(outcome.retryAfter));
+      return render(outcome.status, outcome.error, form.data.email);
     }
-    const account = await deps.accounts.authenticate(email, form.data.password);
-    if (!account) {
-      await deps.throttle.recordFailure(email, ctx.ip);
-      return render(401, 'Invalid email or password.', form.data.email);
-    }
-    await deps.throttle.recordSuccess(email);
+    const account = outcome.account;
     ctx.cookies.set(COOKIE, `${account.id}.${Date.now() + SESSION_MS}`, {
       signed: true,
       httpOnly: true,

@@ -11,7 +11,7 @@ import { HttpError, renderErrors } from '../http/errors.js';
 import { renderView } from '../http/views.js';
 import type { AccountService } from './accounts.js';
 import type { ApiService } from './apis.js';
-import type { LoginThrottle } from './login-throttle.js';
+import { attemptLogin, type LoginThrottle } from './login-throttle.js';
 import { SCOPE_DESCRIPTIONS } from './provider.js';
 
 export interface InteractionDependencies {
@@ -188,25 +188,14 @@ function submitLogin(deps: InteractionDependencies) {
       await renderLogin(deps, ctx, { error: 'Enter your email and password.' });
       return;
     }
-    const email = form.data.email.toLowerCase();
-    const wait = await deps.throttle.retryAfter(email, ctx.ip);
-    if (wait > 0) {
-      ctx.status = 429;
-      ctx.set('Retry-After', String(wait));
-      await renderLogin(deps, ctx, {
-        email: form.data.email,
-        error: `Too many failed attempts. Try again in ${Math.ceil(wait / 60)} minute(s).`,
-      });
+    const outcome = await attemptLogin(deps.accounts, deps.throttle, { ...form.data, address: ctx.ip });
+    if (!outcome.ok) {
+      ctx.status = outcome.status;
+      if (outcome.retryAfter) ctx.set('Retry-After', String(outcome.retryAfter));
+      await renderLogin(deps, ctx, { email: form.data.email, error: outcome.error });
       return;
     }
-    const account = await deps.accounts.authenticate(email, form.data.password);
-    if (!account) {
-      await deps.throttle.recordFailure(email, ctx.ip);
-      ctx.status = 401;
-      await renderLogin(deps, ctx, { email: form.data.email, error: 'Invalid email or password.' });
-      return;
-    }
-    await deps.throttle.recordSuccess(email);
+    const account = outcome.account;
     await deps
       .provider()
       .interactionFinished(

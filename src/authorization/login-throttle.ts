@@ -1,6 +1,8 @@
 // Login throttling (OWASP Authentication Cheat Sheet): after repeated failures for one account or
 // from one address, further attempts are refused for a while, whether or not the password is right.
 import { RateLimiterMemory } from 'rate-limiter-flexible';
+import type { AccountRecord } from '../store/types.js';
+import type { AccountService } from './accounts.js';
 
 export interface ThrottleOptions {
   /** Failures allowed per account within the window. */
@@ -50,4 +52,32 @@ export class LoginThrottle {
   async recordSuccess(email: string): Promise<void> {
     await this.#byAccount.delete(email);
   }
+}
+
+export type LoginOutcome =
+  { ok: true; account: AccountRecord } | { ok: false; status: 401 | 429; error: string; retryAfter?: number };
+
+/** One sign-in attempt, throttled: used by the login page and the account page alike. */
+export async function attemptLogin(
+  accounts: AccountService,
+  throttle: LoginThrottle,
+  input: { email: string; password: string; address: string },
+): Promise<LoginOutcome> {
+  const email = input.email.toLowerCase();
+  const wait = await throttle.retryAfter(email, input.address);
+  if (wait > 0) {
+    return {
+      ok: false,
+      status: 429,
+      retryAfter: wait,
+      error: `Too many failed attempts. Try again in ${Math.ceil(wait / 60)} minute(s).`,
+    };
+  }
+  const account = await accounts.authenticate(email, input.password);
+  if (!account) {
+    await throttle.recordFailure(email, input.address);
+    return { ok: false, status: 401, error: 'Invalid email or password.' };
+  }
+  await throttle.recordSuccess(email);
+  return { ok: true, account };
 }
