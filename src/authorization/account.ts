@@ -5,7 +5,7 @@ import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { csrfToken, verifyCsrf } from '../http/csrf.js';
-import { formBody } from '../http/form-body.js';
+import { formBody } from '../http/request-body.js';
 import { HttpError, renderErrors } from '../http/errors.js';
 import { renderView } from '../http/views.js';
 import { openRecordPayload } from '../store/oidc-adapter.js';

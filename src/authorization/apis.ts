@@ -64,6 +64,22 @@ export class ApiService {
     return api;
   }
 
+  /**
+   * Registers a built-in API at start-up unless it is there already. Safe when several processes
+   * start together: the one that loses the race finds the winner's record.
+   */
+  async ensure(input: Parameters<ApiService['add']>[0]): Promise<ApiRecord> {
+    const existing = await this.#store.apis.get(input.identifier);
+    if (existing) return existing;
+    try {
+      return await this.add(input);
+    } catch (error) {
+      const raced = await this.#store.apis.get(input.identifier);
+      if (raced) return raced;
+      throw error;
+    }
+  }
+
   list(): Promise<ApiRecord[]> {
     return this.#store.apis.list();
   }

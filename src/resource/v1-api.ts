@@ -11,28 +11,12 @@ export function V1_API_IDENTIFIER(issuer: string): string {
 /** What /v1 tokens may carry: the scopes whose claims /v1/users/me releases. */
 export const V1_API_SCOPES = ['profile', 'email'] as const;
 
-/**
- * Registers the /v1 API at start-up unless it is there already. Safe when several processes start
- * together: the one that loses the race finds the winner's record.
- */
-export async function ensureV1Api(
-  apis: Pick<ApiService, 'add' | 'list'>,
-  issuer: string,
-): Promise<ApiRecord> {
-  const identifier = V1_API_IDENTIFIER(issuer);
-  const find = async () => (await apis.list()).find((api) => api.identifier === identifier);
-  const existing = await find();
-  if (existing) return existing;
-  try {
-    return await apis.add({
-      identifier,
-      name: 'Latchkey /v1',
-      scope: V1_API_SCOPES.join(' '),
-      format: 'jwt',
-    });
-  } catch (error) {
-    const raced = await find();
-    if (raced) return raced;
-    throw error;
-  }
+/** Registers the /v1 API at start-up unless it is there already. */
+export function ensureV1Api(apis: Pick<ApiService, 'ensure'>, issuer: string): Promise<ApiRecord> {
+  return apis.ensure({
+    identifier: V1_API_IDENTIFIER(issuer),
+    name: 'Latchkey /v1',
+    scope: V1_API_SCOPES.join(' '),
+    format: 'jwt',
+  });
 }
