@@ -18,6 +18,8 @@ import {
   type OidcRecord,
   type SigningKeyRecord,
   type Store,
+  type VaultConnectionRecord,
+  type VaultIntegrationRecord,
 } from '../src/store/types.js';
 
 interface StoreTarget {
@@ -171,6 +173,56 @@ function signingKeyRecord(overrides: Partial<SigningKeyRecord> = {}): SigningKey
   };
 }
 
+function vaultIntegrationRecord(overrides: Partial<VaultIntegrationRecord> = {}): VaultIntegrationRecord {
+  return {
+    appId: unique('app'),
+    key: unique('google-drive'),
+    provider: 'google',
+    clientId: unique('upstream-client'),
+    clientSecretSealed: unique('sealed-upstream-secret'),
+    scopes: ['openid', 'https://www.googleapis.com/auth/drive.readonly'],
+    issuer: 'https://accounts.google.com',
+    authorizationParams: { access_type: 'offline', prompt: 'consent' },
+    createdAt: 1_700_000_000_000,
+    updatedAt: 1_700_000_000_000,
+    ...overrides,
+  };
+}
+
+/** A connection with every optional field set; pass `undefined` to leave one out. */
+function vaultConnectionRecord(overrides: Partial<VaultConnectionRecord> = {}): VaultConnectionRecord {
+  return {
+    appId: unique('app'),
+    integrationKey: unique('github'),
+    endUserId: unique('end-user'),
+    status: 'active',
+    tokensSealed: unique('sealed-token-set'),
+    expiresAt: 1_700_003_600_000,
+    scopes: ['repo', 'read:user'],
+    lastRefreshAt: 1_700_000_100_000,
+    lastError: {
+      code: 'upstream_unavailable',
+      message: 'HTTP 503 from the token endpoint',
+      at: 1_700_000_050_000,
+    },
+    refreshFailures: 1,
+    nextRefreshAt: 1_700_000_200_000,
+    version: 1,
+    createdAt: 1_700_000_000_000,
+    updatedAt: 1_700_000_000_000,
+    ...overrides,
+  };
+}
+
+/** The same connection as a later writer would save it: a change, and the version moved on. */
+const nextVersionOf = (connection: VaultConnectionRecord, changes: Partial<VaultConnectionRecord> = {}) => ({
+  ...connection,
+  tokensSealed: unique('sealed-token-set'),
+  updatedAt: connection.updatedAt + 1000,
+  ...changes,
+  version: connection.version + 1,
+});
+
 async function collect(entries: AsyncIterable<ExportEntry>): Promise<ExportEntry[]> {
   const all: ExportEntry[] = [];
   for await (const entry of entries) all.push(entry);
@@ -186,6 +238,8 @@ function identity({ kind, record }: ExportEntry): string {
     api: r.identifier,
     signingKey: r.kid,
     setting: r.name,
+    vaultIntegration: `${r.appId}/${r.key}`,
+    vaultConnection: `${r.appId}/${r.integrationKey}/${r.endUserId}`,
   };
   return `${kind}:${id[kind]}`;
 }
@@ -598,6 +652,321 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
     });
   });
 
+  describe('vault', () => {
+    describe('integrations', () => {
+      it('creates, gets and lists integrations, each app seeing only its own', async () => {
+        const appId = unique('app');
+        const otherAppId = unique('app');
+        const full = vaultIntegrationRecord({ appId });
+        const minimal = vaultIntegrationRecord({
+          appId,
+          provider: 'github',
+          clientSecretSealed: undefined,
+          issuer: undefined,
+          authorizationParams: undefined,
+          scopes: [],
+          createdAt: 1_700_000_001_000,
+        });
+        // The same key in another app is another app's integration.
+        const sameKeyElsewhere = vaultIntegrationRecord({
+          appId: otherAppId,
+          key: full.key,
+          provider: 'slack',
+        });
+        for (const integration of [minimal, full, sameKeyElsewhere]) {
+          await store.vaultIntegrations.create(integration);
+        }
+
+        expect(await store.vaultIntegrations.get(appId, full.key)).toEqual(full);
+        const storedMinimal = await store.vaultIntegrations.get(appId, minimal.key);
+        expect(storedMinimal).toEqual(minimal);
+        // Exactly the record's fields: no store artefacts (`_id`, `__v`), no nulls for absent ones.
+        expect(Object.keys(storedMinimal!).sort()).toEqual(
+          ['appId', 'clientId', 'createdAt', 'key', 'provider', 'scopes', 'updatedAt'].sort(),
+        );
+        expect(await store.vaultIntegrations.get(otherAppId, full.key)).toEqual(sameKeyElsewhere);
+        expect(await store.vaultIntegrations.get(otherAppId, minimal.key)).toBeUndefined();
+        expect(await store.vaultIntegrations.get(appId, unique('unknown'))).toBeUndefined();
+
+        expect(await store.vaultIntegrations.list(appId)).toEqual([full, minimal]);
+        expect(await store.vaultIntegrations.list(otherAppId)).toEqual([sameKeyElsewhere]);
+        expect(await store.vaultIntegrations.list(unique('app'))).toEqual([]);
+      });
+
+      it('refuses a second integration with the same key in one app', async () => {
+        const integration = vaultIntegrationRecord();
+        await store.vaultIntegrations.create(integration);
+
+        await expect(
+          store.vaultIntegrations.create(
+            vaultIntegrationRecord({ appId: integration.appId, key: integration.key }),
+          ),
+        ).rejects.toBeInstanceOf(StoreConflictError);
+        expect(await store.vaultIntegrations.get(integration.appId, integration.key)).toEqual(integration);
+        expect(await store.vaultIntegrations.list(integration.appId)).toHaveLength(1);
+      });
+
+      it('updates an existing integration and reports a missing one', async () => {
+        const integration = vaultIntegrationRecord();
+        await store.vaultIntegrations.create(integration);
+
+        const updated: VaultIntegrationRecord = {
+          ...integration,
+          clientId: unique('upstream-client'),
+          clientSecretSealed: undefined,
+          scopes: ['openid'],
+          authorizationParams: {},
+          updatedAt: 1_800_000_000_000,
+        };
+        expect(await store.vaultIntegrations.update(updated)).toBe(true);
+        const stored = await store.vaultIntegrations.get(integration.appId, integration.key);
+        expect(stored).toEqual(updated);
+        expect(stored?.clientSecretSealed).toBeUndefined();
+        expect(stored?.authorizationParams).toEqual({});
+
+        // No upsert: an integration that does not exist, or exists only in another app, stays missing.
+        const missing = vaultIntegrationRecord();
+        expect(await store.vaultIntegrations.update(missing)).toBe(false);
+        expect(await store.vaultIntegrations.get(missing.appId, missing.key)).toBeUndefined();
+        const otherApp = { ...updated, appId: unique('app') };
+        expect(await store.vaultIntegrations.update(otherApp)).toBe(false);
+        expect(await store.vaultIntegrations.list(otherApp.appId)).toEqual([]);
+      });
+
+      it('removes an integration together with its connections, and nothing else', async () => {
+        const integration = vaultIntegrationRecord();
+        const { appId, key } = integration;
+        const sibling = vaultIntegrationRecord({ appId });
+        const sameKeyElsewhere = vaultIntegrationRecord({ key });
+        for (const each of [integration, sibling, sameKeyElsewhere])
+          await store.vaultIntegrations.create(each);
+        const doomed = [
+          vaultConnectionRecord({ appId, integrationKey: key }),
+          vaultConnectionRecord({ appId, integrationKey: key }),
+        ];
+        const kept = [
+          vaultConnectionRecord({ appId, integrationKey: sibling.key, endUserId: doomed[0]!.endUserId }),
+          vaultConnectionRecord({ appId: sameKeyElsewhere.appId, integrationKey: key }),
+        ];
+        for (const connection of [...doomed, ...kept]) await store.vaultConnections.put(connection);
+
+        expect(await store.vaultIntegrations.remove(appId, key)).toBe(true);
+        expect(await store.vaultIntegrations.remove(appId, key)).toBe(false);
+
+        expect(await store.vaultIntegrations.get(appId, key)).toBeUndefined();
+        expect(await store.vaultIntegrations.list(appId)).toEqual([sibling]);
+        expect(await store.vaultConnections.list(appId, { integrationKey: key })).toEqual([]);
+        for (const connection of doomed) {
+          expect(
+            await store.vaultConnections.get(
+              connection.appId,
+              connection.integrationKey,
+              connection.endUserId,
+            ),
+          ).toBeUndefined();
+        }
+        for (const connection of kept) {
+          expect(
+            await store.vaultConnections.get(
+              connection.appId,
+              connection.integrationKey,
+              connection.endUserId,
+            ),
+          ).toEqual(connection);
+        }
+        expect(await store.vaultIntegrations.get(sameKeyElsewhere.appId, key)).toEqual(sameKeyElsewhere);
+      });
+    });
+
+    describe('connections', () => {
+      it('puts, gets and replaces connections', async () => {
+        const full = vaultConnectionRecord();
+        const minimal = vaultConnectionRecord({
+          status: 'needs_reauth',
+          expiresAt: undefined,
+          scopes: [],
+          lastRefreshAt: undefined,
+          lastError: undefined,
+          refreshFailures: 0,
+          nextRefreshAt: undefined,
+        });
+        await store.vaultConnections.put(full);
+        await store.vaultConnections.put(minimal);
+
+        expect(await store.vaultConnections.get(full.appId, full.integrationKey, full.endUserId)).toEqual(
+          full,
+        );
+        const storedMinimal = await store.vaultConnections.get(
+          minimal.appId,
+          minimal.integrationKey,
+          minimal.endUserId,
+        );
+        expect(storedMinimal).toEqual(minimal);
+        expect(Object.keys(storedMinimal!).sort()).toEqual(
+          [
+            'appId',
+            'createdAt',
+            'endUserId',
+            'integrationKey',
+            'refreshFailures',
+            'scopes',
+            'status',
+            'tokensSealed',
+            'updatedAt',
+            'version',
+          ].sort(),
+        );
+        expect(
+          await store.vaultConnections.get(unique('app'), full.integrationKey, full.endUserId),
+        ).toBeUndefined();
+        expect(
+          await store.vaultConnections.get(full.appId, full.integrationKey, unique('end-user')),
+        ).toBeUndefined();
+
+        // put replaces the whole record, whatever its version: fields left out are gone.
+        const replaced: VaultConnectionRecord = {
+          ...full,
+          status: 'revoked',
+          lastError: undefined,
+          nextRefreshAt: undefined,
+          version: 7,
+        };
+        await store.vaultConnections.put(replaced);
+        const stored = await store.vaultConnections.get(full.appId, full.integrationKey, full.endUserId);
+        expect(stored).toEqual(replaced);
+        expect(stored?.lastError).toBeUndefined();
+        expect(await store.vaultConnections.list(full.appId)).toEqual([replaced]);
+      });
+
+      it("lists an app's connections by integration and by end user, never another app's", async () => {
+        const appId = unique('app');
+        const otherAppId = unique('app');
+        const [github, slack, alice, bob] = [
+          unique('github'),
+          unique('slack'),
+          unique('alice'),
+          unique('bob'),
+        ];
+        const aliceGithub = vaultConnectionRecord({
+          appId,
+          integrationKey: github,
+          endUserId: alice,
+          createdAt: 1_700_000_001_000,
+        });
+        const aliceSlack = vaultConnectionRecord({
+          appId,
+          integrationKey: slack,
+          endUserId: alice,
+          createdAt: 1_700_000_002_000,
+        });
+        const bobGithub = vaultConnectionRecord({
+          appId,
+          integrationKey: github,
+          endUserId: bob,
+          createdAt: 1_700_000_003_000,
+        });
+        const elsewhere = vaultConnectionRecord({
+          appId: otherAppId,
+          integrationKey: github,
+          endUserId: alice,
+        });
+        for (const connection of [bobGithub, elsewhere, aliceSlack, aliceGithub]) {
+          await store.vaultConnections.put(connection);
+        }
+
+        expect(await store.vaultConnections.list(appId)).toEqual([aliceGithub, aliceSlack, bobGithub]);
+        expect(await store.vaultConnections.list(appId, {})).toEqual([aliceGithub, aliceSlack, bobGithub]);
+        expect(await store.vaultConnections.list(appId, { integrationKey: github })).toEqual([
+          aliceGithub,
+          bobGithub,
+        ]);
+        expect(await store.vaultConnections.list(appId, { endUserId: alice })).toEqual([
+          aliceGithub,
+          aliceSlack,
+        ]);
+        expect(
+          await store.vaultConnections.list(appId, { integrationKey: github, endUserId: alice }),
+        ).toEqual([aliceGithub]);
+        expect(await store.vaultConnections.list(appId, { integrationKey: slack, endUserId: bob })).toEqual(
+          [],
+        );
+
+        expect(await store.vaultConnections.list(otherAppId)).toEqual([elsewhere]);
+        expect(await store.vaultConnections.list(otherAppId, { endUserId: alice })).toEqual([elsewhere]);
+        expect(await store.vaultConnections.list(otherAppId, { integrationKey: slack })).toEqual([]);
+        expect(await store.vaultConnections.list(otherAppId, { endUserId: bob })).toEqual([]);
+        expect(await store.vaultConnections.list(unique('app'))).toEqual([]);
+      });
+
+      it('removes one connection', async () => {
+        const connection = vaultConnectionRecord();
+        const { appId, integrationKey, endUserId } = connection;
+        const neighbour = vaultConnectionRecord({ appId, integrationKey });
+        await store.vaultConnections.put(connection);
+        await store.vaultConnections.put(neighbour);
+
+        expect(await store.vaultConnections.remove(unique('app'), integrationKey, endUserId)).toBe(false);
+        expect(await store.vaultConnections.remove(appId, integrationKey, endUserId)).toBe(true);
+        expect(await store.vaultConnections.remove(appId, integrationKey, endUserId)).toBe(false);
+        expect(await store.vaultConnections.get(appId, integrationKey, endUserId)).toBeUndefined();
+        expect(await store.vaultConnections.list(appId)).toEqual([neighbour]);
+      });
+
+      it('replaceIfVersion replaces only the version it was given', async () => {
+        const connection = vaultConnectionRecord({ version: 3 });
+        const { appId, integrationKey, endUserId } = connection;
+        await store.vaultConnections.put(connection);
+
+        const refreshed = nextVersionOf(connection, { lastError: undefined, refreshFailures: 0 });
+        expect(await store.vaultConnections.replaceIfVersion(refreshed, 3)).toBe(true);
+        expect(await store.vaultConnections.get(appId, integrationKey, endUserId)).toEqual(refreshed);
+
+        // A writer that read version 3 before the refresh is too late now.
+        const stale = nextVersionOf(connection, { status: 'needs_reauth' });
+        expect(await store.vaultConnections.replaceIfVersion(stale, 3)).toBe(false);
+        expect(await store.vaultConnections.get(appId, integrationKey, endUserId)).toEqual(refreshed);
+
+        // A connection that is gone stays gone.
+        const removed = vaultConnectionRecord();
+        expect(await store.vaultConnections.replaceIfVersion(nextVersionOf(removed), removed.version)).toBe(
+          false,
+        );
+        expect(
+          await store.vaultConnections.get(removed.appId, removed.integrationKey, removed.endUserId),
+        ).toBeUndefined();
+      });
+
+      it('refuses a replacement that does not move the version on', async () => {
+        const connection = vaultConnectionRecord({ version: 4 });
+        await store.vaultConnections.put(connection);
+
+        await expect(store.vaultConnections.replaceIfVersion(connection, 4)).rejects.toBeInstanceOf(
+          TypeError,
+        );
+        expect(
+          await store.vaultConnections.get(connection.appId, connection.integrationKey, connection.endUserId),
+        ).toEqual(connection);
+      });
+
+      it('lets exactly one of 20 concurrent replaceIfVersion calls with the same version win', async () => {
+        const connection = vaultConnectionRecord();
+        await store.vaultConnections.put(connection);
+        const attempts = Array.from({ length: 20 }, (_, index) =>
+          nextVersionOf(connection, { tokensSealed: `sealed-by-writer-${index}` }),
+        );
+
+        const results = await Promise.all(
+          attempts.map((attempt) => store.vaultConnections.replaceIfVersion(attempt, connection.version)),
+        );
+
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(
+          await store.vaultConnections.get(connection.appId, connection.integrationKey, connection.endUserId),
+        ).toEqual(attempts[results.indexOf(true)]);
+      });
+    });
+  });
+
   describe('export and import', () => {
     it('moves every kind of record to a fresh store unchanged', async () => {
       const source = await openFresh();
@@ -619,6 +988,22 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
         retiredAt: 1_800_000_000_000,
         expiresAt: 1_900_000_000_000,
       });
+      const integration = vaultIntegrationRecord();
+      const minimalIntegration = vaultIntegrationRecord({
+        appId: integration.appId,
+        clientSecretSealed: undefined,
+        issuer: undefined,
+        authorizationParams: undefined,
+      });
+      const connection = vaultConnectionRecord({ appId: integration.appId, integrationKey: integration.key });
+      const minimalConnection = vaultConnectionRecord({
+        appId: integration.appId,
+        integrationKey: integration.key,
+        expiresAt: undefined,
+        lastRefreshAt: undefined,
+        lastError: undefined,
+        nextRefreshAt: undefined,
+      });
 
       for (const record of [consumed, session, deviceCode]) await source.oidc.upsert(record);
       await source.clients.put(client);
@@ -628,6 +1013,10 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
       await source.apis.create(minimalApi);
       await source.signingKeys.put(key);
       await source.settings.put('cookie-keys', 'sealed-cookie-keys');
+      await source.vaultIntegrations.create(integration);
+      await source.vaultIntegrations.create(minimalIntegration);
+      await source.vaultConnections.put(connection);
+      await source.vaultConnections.put(minimalConnection);
 
       const expected: ExportEntry[] = [
         ...[consumed, session, deviceCode].map((record) => ({ kind: 'oidc' as const, record })),
@@ -638,6 +1027,10 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
         { kind: 'api', record: minimalApi },
         { kind: 'signingKey', record: key },
         { kind: 'setting', record: { name: 'cookie-keys', value: 'sealed-cookie-keys' } },
+        { kind: 'vaultIntegration', record: integration },
+        { kind: 'vaultIntegration', record: minimalIntegration },
+        { kind: 'vaultConnection', record: connection },
+        { kind: 'vaultConnection', record: minimalConnection },
       ];
       const exported = await collect(source.exportAll());
       expect(sortedByIdentity(exported)).toEqual(sortedByIdentity(expected));
@@ -657,11 +1050,26 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
       expect(await copy.settings.putIfAbsent('cookie-keys', 'other')).toBe('sealed-cookie-keys');
       await copy.oidc.revokeByGrantId('grant-1');
       expect(await copy.oidc.find(deviceCode.model, deviceCode.key)).toBeUndefined();
+      expect(await copy.vaultIntegrations.list(integration.appId)).toEqual(
+        expect.arrayContaining([integration, minimalIntegration]),
+      );
+      expect(
+        await copy.vaultConnections.list(integration.appId, { endUserId: connection.endUserId }),
+      ).toEqual([connection]);
+      const refreshed = nextVersionOf(connection);
+      expect(await copy.vaultConnections.replaceIfVersion(refreshed, connection.version)).toBe(true);
+      expect(await copy.vaultConnections.replaceIfVersion(refreshed, connection.version)).toBe(false);
+      await expect(copy.vaultIntegrations.create(integration)).rejects.toBeInstanceOf(StoreConflictError);
 
       // Importing again replaces rather than duplicates or conflicts.
       for (const entry of exported) await copy.importEntry(entry);
       expect(await copy.accounts.list()).toEqual([account]);
       expect(await copy.oidc.find(deviceCode.model, deviceCode.key)).toEqual(deviceCode);
+      expect(await copy.vaultIntegrations.list(integration.appId)).toHaveLength(2);
+      expect(await copy.vaultConnections.list(integration.appId)).toEqual(
+        expect.arrayContaining([connection, minimalConnection]),
+      );
+      expect(await copy.vaultConnections.list(integration.appId)).toHaveLength(2);
     });
   });
 });
@@ -713,6 +1121,67 @@ describe('sqlite store on one file shared by two processes', () => {
     expect(await second.leases.release('key-rotation', 'process-2')).toBe(false);
     expect(await first.leases.release('key-rotation', 'process-1')).toBe(true);
     expect(await second.leases.acquire('key-rotation', 'process-2', 60_000)).toBe(true);
+  });
+
+  it('lets exactly one of two handles win a replaceIfVersion race on one connection', async () => {
+    const path = join(directory, 'vault.db');
+    const handles = [open(path), open(path)];
+    const connection = vaultConnectionRecord();
+    const { appId, integrationKey, endUserId } = connection;
+    await handles[0]!.vaultConnections.put(connection);
+
+    // Both handles read version 1, then race to save their own refresh of it.
+    const attempts = Array.from({ length: 10 }, (_, index) =>
+      nextVersionOf(connection, { tokensSealed: `sealed-by-handle-${index % 2}-writer-${index}` }),
+    );
+    const results = await Promise.all(
+      attempts.map((attempt, index) =>
+        handles[index % 2]!.vaultConnections.replaceIfVersion(attempt, connection.version),
+      ),
+    );
+
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const winner = attempts[results.indexOf(true)];
+    for (const handle of handles)
+      expect(await handle.vaultConnections.get(appId, integrationKey, endUserId)).toEqual(winner);
+  });
+
+  it('removes an integration and its connections for every handle at once', async () => {
+    const path = join(directory, 'vault.db');
+    const [first, second] = [open(path), open(path)];
+    const integration = vaultIntegrationRecord();
+    await first.vaultIntegrations.create(integration);
+    await expect(second.vaultIntegrations.create(integration)).rejects.toBeInstanceOf(StoreConflictError);
+    await second.vaultConnections.put(
+      vaultConnectionRecord({ appId: integration.appId, integrationKey: integration.key }),
+    );
+
+    expect(await first.vaultIntegrations.remove(integration.appId, integration.key)).toBe(true);
+    expect(await second.vaultIntegrations.get(integration.appId, integration.key)).toBeUndefined();
+    expect(await second.vaultConnections.list(integration.appId)).toEqual([]);
+  });
+
+  it('upgrades a database made before the vault tables existed, keeping its data', async () => {
+    const path = join(directory, 'before-vault.db');
+    const account = accountRecord();
+    const earlier = openSqliteStore(path);
+    await earlier.accounts.create(account);
+    await earlier.close();
+    // Back to schema version 2, exactly as a build without the vault left it: version 3 only adds tables.
+    const database = new DatabaseSync(path);
+    database.exec('DROP TABLE vault_connections; DROP TABLE vault_integrations; PRAGMA user_version = 2;');
+    database.close();
+
+    const store = open(path);
+    expect(await store.accounts.get(account.id)).toEqual(account);
+    const integration = vaultIntegrationRecord();
+    await store.vaultIntegrations.create(integration);
+    expect(await store.vaultIntegrations.get(integration.appId, integration.key)).toEqual(integration);
+    const connection = vaultConnectionRecord({ appId: integration.appId, integrationKey: integration.key });
+    await store.vaultConnections.put(connection);
+    expect(await store.vaultConnections.list(integration.appId, { endUserId: connection.endUserId })).toEqual(
+      [connection],
+    );
   });
 
   it('creates missing directories, uses WAL, and keeps its data across reopening', async () => {

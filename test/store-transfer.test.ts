@@ -15,6 +15,9 @@ import type { ExportEntry, Store } from '../src/store/types.js';
 const CLIENT_SECRET = 'client-secret-that-must-stay-sealed';
 const REFRESH_TOKEN_ID = 'refresh-token-id-that-must-stay-hashed';
 const GRANT_ID = 'grant-4f1c';
+const UPSTREAM_SECRET = 'upstream-client-secret-that-must-stay-sealed';
+const UPSTREAM_REFRESH_TOKEN = 'upstream-refresh-token-that-must-stay-sealed';
+const CONNECTION_CONTEXT = 'vault-connection:acme-notes:google-drive:end-user-7';
 
 let dirs: string[];
 let stores: Store[];
@@ -74,6 +77,35 @@ async function seed(store: Store, keyring: Keyring): Promise<void> {
     activatedAt: now - 2000,
   });
   await store.settings.put('cookie-keys', keyring.seal('["k1"]', 'setting:cookie-keys'));
+  await store.vaultIntegrations.create({
+    appId: 'acme-notes',
+    key: 'google-drive',
+    provider: 'google',
+    clientId: 'acme-notes.apps.googleusercontent.test',
+    clientSecretSealed: keyring.seal(UPSTREAM_SECRET, 'vault-integration:acme-notes:google-drive'),
+    scopes: ['openid', 'https://www.googleapis.com/auth/drive.readonly'],
+    authorizationParams: { access_type: 'offline' },
+    createdAt: now - 1500,
+    updatedAt: now - 1500,
+  });
+  await store.vaultConnections.put({
+    appId: 'acme-notes',
+    integrationKey: 'google-drive',
+    endUserId: 'end-user-7',
+    status: 'active',
+    tokensSealed: keyring.seal(
+      JSON.stringify({ access_token: 'ya29.a', refresh_token: UPSTREAM_REFRESH_TOKEN, token_type: 'Bearer' }),
+      CONNECTION_CONTEXT,
+    ),
+    expiresAt: now + 3_600_000,
+    scopes: ['openid', 'https://www.googleapis.com/auth/drive.readonly'],
+    lastError: { code: 'upstream_unavailable', message: 'HTTP 503', at: now - 500 },
+    refreshFailures: 1,
+    nextRefreshAt: now + 30_000,
+    version: 2,
+    createdAt: now - 1200,
+    updatedAt: now - 500,
+  });
   // OIDC artefacts go through the real adapter: hashed key, sealed payload, index fields.
   await new RecordAdapter('Grant', store, keyring).upsert(
     GRANT_ID,
@@ -116,14 +148,16 @@ describe('exportStore and importStore', () => {
 
     const { text, count } = await exportToText(source);
     const lines = text.trimEnd().split('\n');
-    expect(count).toBe(7);
-    expect(lines).toHaveLength(8);
+    expect(count).toBe(9);
+    expect(lines).toHaveLength(10);
     expect(JSON.parse(lines[0]!)).toMatchObject({ latchkey_export: 1, created_at: expect.any(String) });
     expect(text).not.toContain(CLIENT_SECRET);
     expect(text).not.toContain(REFRESH_TOKEN_ID);
+    expect(text).not.toContain(UPSTREAM_SECRET);
+    expect(text).not.toContain(UPSTREAM_REFRESH_TOKEN);
 
     const target = freshStore();
-    expect(await importStore(target, Readable.from([text]))).toBe(7);
+    expect(await importStore(target, Readable.from([text]))).toBe(9);
 
     expect(await entries(target)).toEqual(await entries(source));
     expect(await target.clients.get('acme-notes')).toEqual(await source.clients.get('acme-notes'));
@@ -133,6 +167,12 @@ describe('exportStore and importStore', () => {
     expect(await target.settings.get('cookie-keys')).toBe(await source.settings.get('cookie-keys'));
     expect(await target.oidc.count('Grant')).toBe(1);
     expect(await target.oidc.count('RefreshToken')).toBe(1);
+    expect(await target.vaultIntegrations.list('acme-notes')).toEqual(
+      await source.vaultIntegrations.list('acme-notes'),
+    );
+    expect(await target.vaultConnections.list('acme-notes')).toEqual(
+      await source.vaultConnections.list('acme-notes'),
+    );
 
     // Usable with the same master key: the sealed secret opens, the token is found by its id.
     const client = await target.clients.get('acme-notes');
@@ -141,6 +181,16 @@ describe('exportStore and importStore', () => {
     expect(refreshToken).toMatchObject({ grantId: GRANT_ID, accountId: 'acc-1', consumed: 1700000000 });
     await target.oidc.revokeByGrantId(GRANT_ID);
     expect(await target.oidc.count('RefreshToken')).toBe(0);
+    const integration = await target.vaultIntegrations.get('acme-notes', 'google-drive');
+    expect(keyring.open(integration!.clientSecretSealed!, 'vault-integration:acme-notes:google-drive')).toBe(
+      UPSTREAM_SECRET,
+    );
+    const connection = await target.vaultConnections.get('acme-notes', 'google-drive', 'end-user-7');
+    expect(JSON.parse(keyring.open(connection!.tokensSealed, CONNECTION_CONTEXT))).toMatchObject({
+      refresh_token: UPSTREAM_REFRESH_TOKEN,
+    });
+    // The optimistic lock carries on from the imported version.
+    expect(await target.vaultConnections.replaceIfVersion({ ...connection!, version: 3 }, 2)).toBe(true);
   });
 
   it('refuses a corrupt line, naming its line number', async () => {
@@ -158,6 +208,17 @@ describe('exportStore and importStore', () => {
     wrongShape[2] = JSON.stringify({ kind: 'account', record: { id: 'acc-2', email: 42 } });
     await expect(importStore(freshStore(), Readable.from([wrongShape.join('\n')]))).rejects.toThrow(
       /^line 3: not a valid record \(record\.email: /,
+    );
+
+    const badConnection = [...lines];
+    const connectionLine = badConnection.findIndex((line) => line.includes('"kind":"vaultConnection"'));
+    const connection = JSON.parse(badConnection[connectionLine]!) as ExportEntry;
+    badConnection[connectionLine] = JSON.stringify({
+      ...connection,
+      record: { ...(connection.record as object), status: 'expired' },
+    });
+    await expect(importStore(freshStore(), Readable.from([badConnection.join('\n')]))).rejects.toThrow(
+      new RegExp(`^line ${connectionLine + 1}: not a valid record \\(record\\.status: `),
     );
 
     const unknownKind = [...lines];

@@ -14,6 +14,8 @@ import type {
   SettingRecord,
   SigningKeyRecord,
   Store,
+  VaultConnectionRecord,
+  VaultIntegrationRecord,
 } from './types.js';
 
 export const EXPORT_FORMAT_VERSION = 1;
@@ -76,6 +78,36 @@ const signingKeyRecord = z.strictObject({
 
 const settingRecord = z.strictObject({ name: z.string().min(1), value: z.string() });
 
+const vaultIntegrationRecord = z.strictObject({
+  appId: z.string().min(1),
+  key: z.string().min(1),
+  provider: z.string().min(1),
+  clientId: z.string(),
+  clientSecretSealed: z.string().optional(),
+  scopes: z.array(z.string()),
+  issuer: z.string().optional(),
+  authorizationParams: z.record(z.string(), z.string()).optional(),
+  createdAt: epochMs,
+  updatedAt: epochMs,
+});
+
+const vaultConnectionRecord = z.strictObject({
+  appId: z.string().min(1),
+  integrationKey: z.string().min(1),
+  endUserId: z.string().min(1),
+  status: z.enum(['active', 'needs_reauth', 'revoked']),
+  tokensSealed: z.string().min(1),
+  expiresAt: epochMs.optional(),
+  scopes: z.array(z.string()),
+  lastRefreshAt: epochMs.optional(),
+  lastError: z.strictObject({ code: z.string(), message: z.string(), at: epochMs }).optional(),
+  refreshFailures: z.number().int().nonnegative(),
+  nextRefreshAt: epochMs.optional(),
+  version: z.number().int().nonnegative(),
+  createdAt: epochMs,
+  updatedAt: epochMs,
+});
+
 const exportEntry = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('oidc'), record: oidcRecord }),
   z.strictObject({ kind: z.literal('client'), record: clientRecord }),
@@ -83,6 +115,8 @@ const exportEntry = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('api'), record: apiRecord }),
   z.strictObject({ kind: z.literal('signingKey'), record: signingKeyRecord }),
   z.strictObject({ kind: z.literal('setting'), record: settingRecord }),
+  z.strictObject({ kind: z.literal('vaultIntegration'), record: vaultIntegrationRecord }),
+  z.strictObject({ kind: z.literal('vaultConnection'), record: vaultConnectionRecord }),
 ]);
 
 /**
@@ -101,6 +135,12 @@ sameFields<z.output<typeof accountRecord>, AccountRecord>();
 sameFields<z.output<typeof apiRecord>, ApiRecord>();
 sameFields<z.output<typeof signingKeyRecord>, SigningKeyRecord>();
 sameFields<z.output<typeof settingRecord>, SettingRecord>();
+sameFields<z.output<typeof vaultIntegrationRecord>, VaultIntegrationRecord>();
+sameFields<z.output<typeof vaultConnectionRecord>, VaultConnectionRecord>();
+sameFields<
+  NonNullable<z.output<typeof vaultConnectionRecord>['lastError']>,
+  NonNullable<VaultConnectionRecord['lastError']>
+>();
 
 // Unknown header keys are allowed: a later writer may add information a reader can ignore.
 const header = z.looseObject({ latchkey_export: z.literal(EXPORT_FORMAT_VERSION), created_at: z.string() });

@@ -152,8 +152,89 @@ export interface LeaseStore {
   release(name: string, owner: string): Promise<boolean>;
 }
 
+/** An app's configuration of one upstream provider (token vault). */
+export interface VaultIntegrationRecord {
+  /** client_id of the Latchkey app that owns it: every lookup is scoped by it. */
+  appId: string;
+  /** The app's name for it, unique per app, used in routes (e.g. `google-drive`). */
+  key: string;
+  /** Catalog provider name (`google`, `github`, `oidc`, ...). */
+  provider: string;
+  /** The app's client id at the provider. */
+  clientId: string;
+  /** Sealed client secret at the provider (context `vault-integration:<appId>:<key>`). */
+  clientSecretSealed?: string | undefined;
+  scopes: string[];
+  /** Issuer URL, for the `oidc` provider (discovery). */
+  issuer?: string | undefined;
+  /** Extra authorization request parameters (e.g. `{ "access_type": "offline" }`). */
+  authorizationParams?: Record<string, string> | undefined;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface VaultConnectionRecord {
+  appId: string;
+  integrationKey: string;
+  /** The app's own id for its end user. */
+  endUserId: string;
+  status: 'active' | 'needs_reauth' | 'revoked';
+  /**
+   * Sealed JSON of the token set `{ access_token, refresh_token?, token_type, id_token?, scope? }`
+   * (context `vault-connection:<appId>:<integrationKey>:<endUserId>`).
+   */
+  tokensSealed: string;
+  /** Access token expiry, epoch ms; undefined = unknown / does not expire. */
+  expiresAt?: number | undefined;
+  scopes: string[];
+  lastRefreshAt?: number | undefined;
+  /** The last refresh failure: a stable code and what the provider answered (no token values). */
+  lastError?: { code: string; message: string; at: number } | undefined;
+  /** Consecutive transient refresh failures (for backoff). */
+  refreshFailures: number;
+  /** No refresh attempt before this time (epoch ms) after transient failures. */
+  nextRefreshAt?: number | undefined;
+  /** Incremented on every update: updates may require the version they read (optimistic lock). */
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface VaultIntegrationStore {
+  /** Throws StoreConflictError when (appId, key) exists. */
+  create(integration: VaultIntegrationRecord): Promise<void>;
+  get(appId: string, key: string): Promise<VaultIntegrationRecord | undefined>;
+  list(appId: string): Promise<VaultIntegrationRecord[]>;
+  /** Replaces the record with the same (appId, key); false when there is none. */
+  update(integration: VaultIntegrationRecord): Promise<boolean>;
+  /** Removes the integration and all its connections; false when there was none. */
+  remove(appId: string, key: string): Promise<boolean>;
+}
+
+export interface VaultConnectionStore {
+  /** Inserts or replaces the connection with the same (appId, integrationKey, endUserId). */
+  put(connection: VaultConnectionRecord): Promise<void>;
+  get(appId: string, integrationKey: string, endUserId: string): Promise<VaultConnectionRecord | undefined>;
+  /** The app's connections, optionally only one integration's and/or one end user's. */
+  list(appId: string, filter?: { integrationKey?: string; endUserId?: string }): Promise<VaultConnectionRecord[]>;
+  /**
+   * Replaces the connection only if its stored version is `expectedVersion` (atomically; the new
+   * record carries its own, incremented, version). False when it changed meanwhile or is gone.
+   */
+  replaceIfVersion(connection: VaultConnectionRecord, expectedVersion: number): Promise<boolean>;
+  remove(appId: string, integrationKey: string, endUserId: string): Promise<boolean>;
+}
+
 /** The kinds of record that export/import move between stores. */
-export type ExportKind = 'oidc' | 'client' | 'account' | 'api' | 'signingKey' | 'setting';
+export type ExportKind =
+  | 'oidc'
+  | 'client'
+  | 'account'
+  | 'api'
+  | 'signingKey'
+  | 'setting'
+  | 'vaultIntegration'
+  | 'vaultConnection';
 
 /** A setting as export/import moves it (kind 'setting'). */
 export interface SettingRecord {
@@ -180,6 +261,8 @@ export interface Store {
   readonly signingKeys: SigningKeyStore;
   readonly settings: SettingStore;
   readonly leases: LeaseStore;
+  readonly vaultIntegrations: VaultIntegrationStore;
+  readonly vaultConnections: VaultConnectionStore;
   /** Resolves when the store answers a trivial query (health checks). */
   ping(): Promise<void>;
   /** Deletes expired OIDC records and leases; returns how many rows went. */

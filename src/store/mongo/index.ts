@@ -10,6 +10,8 @@ import type {
   SettingRecord,
   SigningKeyRecord,
   Store,
+  VaultConnectionRecord,
+  VaultIntegrationRecord,
 } from '../types.js';
 import { connectMongo } from './connection.js';
 import {
@@ -24,6 +26,7 @@ import {
 import { createIndexes, createModels, type MongoModels, type SettingDoc } from './models.js';
 import { MongoOidcRecordStore } from './oidc-records.js';
 import { MongoLeaseStore, MongoSettingStore } from './settings-and-leases.js';
+import { MongoVaultConnectionStore, MongoVaultIntegrationStore } from './vault.js';
 
 export interface MongoStoreOptions {
   /** How long to look for a usable server before giving up (default 5000 ms). */
@@ -45,6 +48,8 @@ class MongoStore implements Store {
   readonly signingKeys: MongoSigningKeyStore;
   readonly settings: MongoSettingStore;
   readonly leases: MongoLeaseStore;
+  readonly vaultIntegrations: MongoVaultIntegrationStore;
+  readonly vaultConnections: MongoVaultConnectionStore;
   readonly #connection: Connection;
   readonly #models: MongoModels;
 
@@ -58,6 +63,11 @@ class MongoStore implements Store {
     this.signingKeys = new MongoSigningKeyStore(this.#models.signingKeys);
     this.settings = new MongoSettingStore(this.#models.settings);
     this.leases = new MongoLeaseStore(this.#models.leases);
+    this.vaultIntegrations = new MongoVaultIntegrationStore(
+      this.#models.vaultIntegrations,
+      this.#models.vaultConnections,
+    );
+    this.vaultConnections = new MongoVaultConnectionStore(this.#models.vaultConnections);
   }
 
   async ping(): Promise<void> {
@@ -80,6 +90,9 @@ class MongoStore implements Store {
     for (const record of await this.apis.list()) yield { kind: 'api', record };
     for (const record of await this.accounts.list()) yield { kind: 'account', record };
     for (const record of await this.clients.list()) yield { kind: 'client', record };
+    // Integrations before their connections, so that an import never holds a connection alone.
+    for await (const record of this.vaultIntegrations.exportAll()) yield { kind: 'vaultIntegration', record };
+    for await (const record of this.vaultConnections.exportAll()) yield { kind: 'vaultConnection', record };
     for await (const record of this.oidc.exportAll()) yield { kind: 'oidc', record };
   }
 
@@ -109,6 +122,14 @@ class MongoStore implements Store {
         const { name, value } = importedRecord<SettingRecord>(entry, ['name', 'value']);
         return this.settings.put(name, value);
       }
+      case 'vaultIntegration':
+        return this.vaultIntegrations.replace(
+          importedRecord<VaultIntegrationRecord>(entry, ['appId', 'key']),
+        );
+      case 'vaultConnection':
+        return this.vaultConnections.put(
+          importedRecord<VaultConnectionRecord>(entry, ['appId', 'integrationKey', 'endUserId']),
+        );
       default: {
         const kind: never = entry.kind;
         throw new TypeError(`import: unknown record kind ${String(kind)}`);

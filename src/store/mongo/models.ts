@@ -1,8 +1,17 @@
 // Mongoose schemas of the MongoDB store: one collection per kind of record, natural keys as `_id`
 // (so that uniqueness costs no extra index), timestamps as BSON Dates (so that TTL indexes and
 // ordinary tools understand them). The mapping back to the store's record shapes lives beside
-// each store; this file also holds the small helpers those mappings share.
+// each store; this file also holds the small helpers those mappings share. The vault's schemas,
+// whose keys are compound, live in ./vault-models.ts.
 import { Schema, type Connection, type Model } from 'mongoose';
+import {
+  vaultConnectionSchema,
+  vaultIntegrationSchema,
+  type VaultConnectionDoc,
+  type VaultIntegrationDoc,
+} from './vault-models.js';
+
+export type { VaultConnectionDoc, VaultIntegrationDoc } from './vault-models.js';
 
 export interface OidcRecordDoc {
   /** `${model}:${key}`: one record per (model, key) without a second unique index. */
@@ -80,6 +89,8 @@ export interface MongoModels {
   signingKeys: Model<SigningKeyDoc>;
   settings: Model<SettingDoc>;
   leases: Model<LeaseDoc>;
+  vaultIntegrations: Model<VaultIntegrationDoc>;
+  vaultConnections: Model<VaultConnectionDoc>;
 }
 
 // Strings that may legitimately be empty (a name, a scope list) are not `required`: mongoose's
@@ -189,6 +200,8 @@ export function createModels(connection: Connection): MongoModels {
     signingKeys: connection.model<SigningKeyDoc>('SigningKey', signingKeySchema),
     settings: connection.model<SettingDoc>('Setting', settingSchema),
     leases: connection.model<LeaseDoc>('Lease', leaseSchema),
+    vaultIntegrations: connection.model<VaultIntegrationDoc>('VaultIntegration', vaultIntegrationSchema),
+    vaultConnections: connection.model<VaultConnectionDoc>('VaultConnection', vaultConnectionSchema),
   };
 }
 

@@ -6,6 +6,7 @@ import { SqliteAccountStore, SqliteApiStore, SqliteClientStore, SqliteSigningKey
 import { SqliteOidcRecordStore } from './oidc-records.js';
 import { openDatabase } from './schema.js';
 import { SqliteLeaseStore, SqliteSettingStore } from './settings-and-leases.js';
+import { SqliteVaultConnectionStore, SqliteVaultIntegrationStore } from './vault.js';
 
 /** How often the store deletes expired records and leases on its own. */
 const PURGE_INTERVAL_MS = 60_000;
@@ -24,6 +25,8 @@ class SqliteStore implements Store {
   readonly signingKeys: SqliteSigningKeyStore;
   readonly settings: SqliteSettingStore;
   readonly leases: SqliteLeaseStore;
+  readonly vaultIntegrations: SqliteVaultIntegrationStore;
+  readonly vaultConnections: SqliteVaultConnectionStore;
   readonly #db: DatabaseSync;
   readonly #ping: StatementSync;
   readonly #purgeTimer: NodeJS.Timeout;
@@ -37,6 +40,8 @@ class SqliteStore implements Store {
     this.signingKeys = new SqliteSigningKeyStore(db);
     this.settings = new SqliteSettingStore(db);
     this.leases = new SqliteLeaseStore(db);
+    this.vaultIntegrations = new SqliteVaultIntegrationStore(db);
+    this.vaultConnections = new SqliteVaultConnectionStore(db);
     this.#ping = db.prepare('SELECT 1');
     // Reads already skip expired rows; the purge only keeps the file from growing. unref(): an
     // open store must not keep a CLI command or a test run alive.
@@ -62,6 +67,9 @@ class SqliteStore implements Store {
     yield* this.apis.exportEntries();
     yield* this.clients.exportEntries();
     yield* this.accounts.exportEntries();
+    // Integrations before their connections, so that an import never holds a connection alone.
+    yield* this.vaultIntegrations.exportEntries();
+    yield* this.vaultConnections.exportEntries();
     yield* this.oidc.exportEntries();
   }
 
@@ -79,6 +87,10 @@ class SqliteStore implements Store {
         return this.signingKeys.importRecord(entry.record);
       case 'setting':
         return this.settings.importRecord(entry.record);
+      case 'vaultIntegration':
+        return this.vaultIntegrations.importRecord(entry.record);
+      case 'vaultConnection':
+        return this.vaultConnections.importRecord(entry.record);
       default: {
         const kind: never = entry.kind;
         throw new TypeError(`import: unknown record kind ${String(kind)}`);

@@ -83,6 +83,44 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE oidc_records ADD COLUMN account_id TEXT;
   CREATE INDEX IF NOT EXISTS oidc_records_account_id ON oidc_records (model, account_id) WHERE account_id IS NOT NULL;
   `,
+  // 3: the token vault's integrations (an app's upstream providers) and its end users' connections.
+  // No foreign key from connections to integrations: the MongoDB store cannot have one, and both
+  // stores must behave alike (removing an integration removes its connections in code).
+  `
+  CREATE TABLE IF NOT EXISTS vault_integrations (
+    app_id               TEXT    NOT NULL,
+    key                  TEXT    NOT NULL,
+    provider             TEXT    NOT NULL,
+    client_id            TEXT    NOT NULL,
+    client_secret_sealed TEXT,
+    scopes               TEXT    NOT NULL,  -- JSON array of strings
+    issuer               TEXT,
+    authorization_params TEXT,              -- JSON object of strings
+    created_at           INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL,
+    PRIMARY KEY (app_id, key)
+  );
+
+  CREATE TABLE IF NOT EXISTS vault_connections (
+    app_id           TEXT    NOT NULL,
+    integration_key  TEXT    NOT NULL,
+    end_user_id      TEXT    NOT NULL,
+    status           TEXT    NOT NULL CHECK (status IN ('active', 'needs_reauth', 'revoked')),
+    tokens_sealed    TEXT    NOT NULL,
+    expires_at       INTEGER,           -- epoch ms; NULL = unknown / does not expire
+    scopes           TEXT    NOT NULL,  -- JSON array of strings
+    last_refresh_at  INTEGER,
+    last_error       TEXT,              -- JSON { code, message, at }
+    refresh_failures INTEGER NOT NULL,
+    next_refresh_at  INTEGER,
+    version          INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    PRIMARY KEY (app_id, integration_key, end_user_id)
+  );
+  -- An end user's connections across the app's integrations; by integration the primary key serves.
+  CREATE INDEX IF NOT EXISTS vault_connections_end_user ON vault_connections (app_id, end_user_id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
