@@ -12,7 +12,11 @@ let server: TestServer;
 let fixtures: Fixtures;
 
 beforeAll(async () => {
-  server = await startLatchkey({ options: { throttle: { perAccount: 3, perAddress: 100 } } });
+  // The back-channel receiver below listens on loopback, which oidc-provider refuses by default.
+  server = await startLatchkey({
+    env: { OUTBOUND_ALLOW_PRIVATE: 'true' },
+    options: { throttle: { perAccount: 3, perAddress: 100 } },
+  });
   fixtures = await seed(server);
 });
 

@@ -213,6 +213,18 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
         },
       },
     },
+    // oidc-provider passes a dispatcher that refuses special-use addresses (SSRF protection);
+    // development set-ups with clients on localhost may opt out (OUTBOUND_ALLOW_PRIVATE).
+    ...(config.outboundAllowPrivate
+      ? {
+          fetch: (url: string | URL | Request, options?: RequestInit) => {
+            const { dispatcher: _dispatcher, ...rest } = (options ?? {}) as RequestInit & {
+              dispatcher?: unknown;
+            };
+            return fetch(url, rest);
+          },
+        }
+      : {}),
     async renderError(ctx, out, error) {
       ctx.type = 'html';
       ctx.body = renderView('error', {

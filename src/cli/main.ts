@@ -9,6 +9,7 @@ import { registerClients } from './commands/clients.js';
 import { registerDb } from './commands/db.js';
 import { registerKeys } from './commands/keys.js';
 import { registerUsers } from './commands/users.js';
+import { registerVault } from './commands/vault.js';
 import { errorLine } from './errors.js';
 import type { CliIo } from './io.js';
 
@@ -38,6 +39,7 @@ function buildProgram(io: CliIo): Command {
   registerClients(program, io);
   registerUsers(program, io);
   registerApis(program, io);
+  registerVault(program, io);
   registerKeys(program, io);
   registerDb(program, io);
   return program;

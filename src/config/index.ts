@@ -64,6 +64,12 @@ const environmentSchema = z.object({
   PKCE_REQUIRED_FOR_ALL: booleanString.default(false),
   /** Algorithm of newly generated signing keys: RS256 (default) or ES256. */
   SIGNING_ALG: z.enum(['RS256', 'ES256']).default('RS256'),
+  /**
+   * Let the server's own outgoing calls (back-channel logout) reach loopback and other special-use
+   * addresses. oidc-provider refuses them by default to prevent SSRF; enable only in development,
+   * where client apps run on localhost. Default false.
+   */
+  OUTBOUND_ALLOW_PRIVATE: booleanString.default(false),
   NODE_ENV: z.string().default('development'),
 });
 
@@ -81,6 +87,7 @@ export interface Config {
   readonly refreshTokenTtl: number;
   readonly pkceRequiredForAll: boolean;
   readonly signingAlg: 'RS256' | 'ES256';
+  readonly outboundAllowPrivate: boolean;
   readonly production: boolean;
   /** Cookies get `Secure` when the issuer is https. */
   readonly secureCookies: boolean;
@@ -118,6 +125,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     refreshTokenTtl: env.REFRESH_TOKEN_TTL,
     pkceRequiredForAll: env.PKCE_REQUIRED_FOR_ALL,
     signingAlg: env.SIGNING_ALG,
+    outboundAllowPrivate: env.OUTBOUND_ALLOW_PRIVATE,
     production: env.NODE_ENV === 'production',
     secureCookies: issuer.startsWith('https:'),
   });

@@ -20,6 +20,7 @@ import { LoginThrottle, type ThrottleOptions } from '../authorization/login-thro
 import { createAuthorizationProvider, LONG_COOKIE_OPTIONS, SESSION_TTL } from '../authorization/provider.js';
 import { resourceRoutes } from '../resource/routes.js';
 import { ensureV1Api } from '../resource/v1-api.js';
+import { createVault, ensureVaultApi, mountVault, type Vault, type VaultOptions } from '../vault/vault.js';
 import type { Keyring } from '../store/encryption.js';
 import type { Store } from '../store/types.js';
 import { subscribeProviderEvents } from './events.js';
@@ -38,6 +39,7 @@ export interface Latchkey {
   readonly store: Store;
   readonly keyring: Keyring;
   readonly services: Services;
+  readonly vault: Vault;
   /** The provider now serving requests (replaced when the signing keys change). */
   provider(): Provider;
   /** Re-reads the signing keys and, if they changed, swaps in a provider that uses them. */
@@ -50,6 +52,7 @@ export interface LatchkeyOptions {
   throttle?: ThrottleOptions;
   /** How often a running server looks for rotated signing keys (ms); 0 disables. Default 30 s. */
   keyReloadIntervalMs?: number;
+  vault?: VaultOptions;
 }
 
 export function createServices(store: Store, keyring: Keyring): Services {
@@ -169,6 +172,7 @@ export async function createLatchkey(
   const services = createServices(store, keyring);
   await services.keys.ensure();
   await ensureV1Api(services.apis, config.issuer);
+  await ensureVaultApi(services.apis, config.issuer);
   const cookies = await cookieKeys(store, keyring);
 
   const buildProvider = async () => {
@@ -214,6 +218,8 @@ export async function createLatchkey(
   app.use(interactions.routes());
   app.use(account.routes());
   app.use(resources.routes());
+  const vault = createVault({ store, keyring, issuer: config.issuer, logger }, options.vault);
+  mountVault(app, vault, { issuer: config.issuer, provider, keys: services.keys });
   app.use(authorizationServerMetadata);
   app.use(async function providerEndpoints(ctx, next) {
     try {
@@ -254,10 +260,12 @@ export async function createLatchkey(
     store,
     keyring,
     services,
+    vault,
     provider: () => current.provider,
     reloadKeys,
     async close() {
       if (timer) clearInterval(timer);
+      await vault.close();
       await store.close();
     },
   };

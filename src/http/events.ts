@@ -46,8 +46,8 @@ export function subscribeProviderEvents(provider: Provider, logger: Logger): voi
           event: name,
           requestId: requestOf(ctx),
           clientId: clientOf(ctx),
-          error: error.error,
-          description: error.error_description,
+          error: error.error ?? error.name,
+          description: error.error_description ?? error.message,
         });
       },
     );

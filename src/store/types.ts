@@ -216,7 +216,10 @@ export interface VaultConnectionStore {
   put(connection: VaultConnectionRecord): Promise<void>;
   get(appId: string, integrationKey: string, endUserId: string): Promise<VaultConnectionRecord | undefined>;
   /** The app's connections, optionally only one integration's and/or one end user's. */
-  list(appId: string, filter?: { integrationKey?: string; endUserId?: string }): Promise<VaultConnectionRecord[]>;
+  list(
+    appId: string,
+    filter?: { integrationKey?: string; endUserId?: string },
+  ): Promise<VaultConnectionRecord[]>;
   /**
    * Replaces the connection only if its stored version is `expectedVersion` (atomically; the new
    * record carries its own, incremented, version). False when it changed meanwhile or is gone.
@@ -227,14 +230,7 @@ export interface VaultConnectionStore {
 
 /** The kinds of record that export/import move between stores. */
 export type ExportKind =
-  | 'oidc'
-  | 'client'
-  | 'account'
-  | 'api'
-  | 'signingKey'
-  | 'setting'
-  | 'vaultIntegration'
-  | 'vaultConnection';
+  'oidc' | 'client' | 'account' | 'api' | 'signingKey' | 'setting' | 'vaultIntegration' | 'vaultConnection';
 
 /** A setting as export/import moves it (kind 'setting'). */
 export interface SettingRecord {

@@ -12,9 +12,12 @@ export interface Page {
 export class Browser {
   readonly jar = new CookieJar();
   readonly #origin: string;
+  readonly #origins: string[];
 
-  constructor(origin: string) {
+  /** `origin` is where relative actions go; redirects to it or to `others` are followed. */
+  constructor(origin: string, ...others: string[]) {
     this.#origin = origin;
+    this.#origins = [origin, ...others];
   }
 
   async #request(url: string, init: RequestInit = {}): Promise<Response> {
@@ -43,7 +46,7 @@ export class Browser {
         };
       }
       const next = new URL(location, current).href;
-      if (!next.startsWith(this.#origin)) return { redirect: next };
+      if (!this.#origins.some((origin) => next.startsWith(origin))) return { redirect: next };
       current = next;
       response = await this.#request(next);
     }

@@ -1,0 +1,144 @@
+// Integrations: an app's configuration of one upstream provider. The provider secret is sealed at
+// rest and never returned; every lookup is scoped by the app that owns it.
+import type { Keyring } from '../store/encryption.js';
+import { StoreConflictError, type Store, type VaultIntegrationRecord } from '../store/types.js';
+import { getProvider } from './catalog.js';
+import { VaultError, type ProviderDefinition, type UpstreamCredentials } from './types.js';
+
+export interface IntegrationInput {
+  key: string;
+  provider: string;
+  clientId: string;
+  clientSecret?: string | undefined;
+  scopes?: string[] | undefined;
+  issuer?: string | undefined;
+  authorizationParams?: Record<string, string> | undefined;
+}
+
+/** What an app sees of an integration: everything but the secret. */
+export interface IntegrationView {
+  key: string;
+  provider: string;
+  client_id: string;
+  has_client_secret: boolean;
+  scopes: string[];
+  issuer?: string | undefined;
+  authorization_params?: Record<string, string> | undefined;
+  created_at: string;
+  updated_at: string;
+}
+
+export function integrationView(record: VaultIntegrationRecord): IntegrationView {
+  return {
+    key: record.key,
+    provider: record.provider,
+    client_id: record.clientId,
+    has_client_secret: record.clientSecretSealed !== undefined,
+    scopes: record.scopes,
+    ...(record.issuer ? { issuer: record.issuer } : {}),
+    ...(record.authorizationParams ? { authorization_params: record.authorizationParams } : {}),
+    created_at: new Date(record.createdAt).toISOString(),
+    updated_at: new Date(record.updatedAt).toISOString(),
+  };
+}
+
+const secretContext = (appId: string, key: string) => `vault-integration:${appId}:${key}`;
+
+export class IntegrationService {
+  readonly #store: Store;
+  readonly #keyring: Keyring;
+
+  constructor(store: Store, keyring: Keyring) {
+    this.#store = store;
+    this.#keyring = keyring;
+  }
+
+  #definition(input: { provider: string; issuer?: string | undefined }): ProviderDefinition {
+    const definition = getProvider(input.provider);
+    if (!definition) throw new VaultError('unknown_provider', 400, `unknown provider ${input.provider}`);
+    if (definition.kind === 'oidc' && !input.issuer) {
+      throw new VaultError('invalid_request', 400, `provider ${input.provider} needs an issuer URL`);
+    }
+    return definition;
+  }
+
+  async create(appId: string, input: IntegrationInput): Promise<VaultIntegrationRecord> {
+    const definition = this.#definition(input);
+    if (definition.tokenEndpointAuthMethod !== 'none' && !input.clientSecret) {
+      throw new VaultError('invalid_request', 400, `provider ${input.provider} needs a client secret`);
+    }
+    const now = Date.now();
+    const record: VaultIntegrationRecord = {
+      appId,
+      key: input.key,
+      provider: input.provider,
+      clientId: input.clientId,
+      clientSecretSealed: input.clientSecret
+        ? this.#keyring.seal(input.clientSecret, secretContext(appId, input.key))
+        : undefined,
+      scopes: input.scopes ?? [],
+      issuer: input.issuer,
+      authorizationParams: input.authorizationParams,
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      await this.#store.vaultIntegrations.create(record);
+    } catch (error) {
+      if (error instanceof StoreConflictError) {
+        throw new VaultError('conflict', 409, `an integration named ${input.key} exists already`);
+      }
+      throw error;
+    }
+    return record;
+  }
+
+  /** The app's integration, or a 404 (also for another app's: ids must not leak). */
+  async get(appId: string, key: string): Promise<VaultIntegrationRecord> {
+    const record = await this.#store.vaultIntegrations.get(appId, key);
+    if (!record) throw new VaultError('not_found', 404, `no integration ${key}`);
+    return record;
+  }
+
+  list(appId: string): Promise<VaultIntegrationRecord[]> {
+    return this.#store.vaultIntegrations.list(appId);
+  }
+
+  async update(appId: string, key: string, changes: Partial<Omit<IntegrationInput, 'key' | 'provider'>>) {
+    const current = await this.get(appId, key);
+    const next: VaultIntegrationRecord = {
+      ...current,
+      clientId: changes.clientId ?? current.clientId,
+      clientSecretSealed:
+        changes.clientSecret !== undefined
+          ? this.#keyring.seal(changes.clientSecret, secretContext(appId, key))
+          : current.clientSecretSealed,
+      scopes: changes.scopes ?? current.scopes,
+      issuer: changes.issuer ?? current.issuer,
+      authorizationParams: changes.authorizationParams ?? current.authorizationParams,
+      updatedAt: Date.now(),
+    };
+    this.#definition(next);
+    await this.#store.vaultIntegrations.update(next);
+    return next;
+  }
+
+  async remove(appId: string, key: string): Promise<void> {
+    if (!(await this.#store.vaultIntegrations.remove(appId, key))) {
+      throw new VaultError('not_found', 404, `no integration ${key}`);
+    }
+  }
+
+  definitionOf(record: VaultIntegrationRecord): ProviderDefinition {
+    return this.#definition(record);
+  }
+
+  credentials(record: VaultIntegrationRecord): UpstreamCredentials {
+    return {
+      clientId: record.clientId,
+      clientSecret: record.clientSecretSealed
+        ? this.#keyring.open(record.clientSecretSealed, secretContext(record.appId, record.key))
+        : undefined,
+    };
+  }
+}

@@ -1,0 +1,96 @@
+// The proxy step: finds the connection, attaches a fresh token, forwards the request to the
+// provider's API base and streams the answer back unchanged. On a 401 it refreshes once and
+// retries, when the request had no body to replay.
+import { pipeline } from 'node:stream/promises';
+import type { Context } from 'koa';
+import type { ResourceAuthorization } from '../resource/types.js';
+import { upstreamUrl } from './proxy-path.js';
+import { VaultError } from './types.js';
+import type { Vault } from './vault.js';
+
+const PREFIX = '/vault/proxy/';
+
+/** Splits the raw request target: integration and end user (decoded), the rest still encoded. */
+function parseTarget(rawUrl: string): {
+  integrationKey: string;
+  endUserId: string;
+  rawPath: string;
+  rawQuery: string;
+} {
+  const queryAt = rawUrl.indexOf('?');
+  const rawTarget = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
+  const rawQuery = queryAt === -1 ? '' : rawUrl.slice(queryAt + 1);
+  const [integration, endUser, ...rest] = rawTarget.slice(PREFIX.length).split('/');
+  if (!integration || !endUser)
+    throw new VaultError('invalid_request', 400, 'expected /vault/proxy/<integration>/<end user id>/<path>');
+  try {
+    return {
+      integrationKey: decodeURIComponent(integration),
+      endUserId: decodeURIComponent(endUser),
+      rawPath: rest.length ? `/${rest.join('/')}` : '',
+      rawQuery,
+    };
+  } catch {
+    throw new VaultError(
+      'invalid_request',
+      400,
+      'the integration or end user id is not valid percent-encoding',
+    );
+  }
+}
+
+function hasBody(ctx: Context): boolean {
+  return ctx.get('content-length') !== ''
+    ? Number(ctx.get('content-length')) > 0
+    : ctx.get('transfer-encoding') !== '';
+}
+
+export function proxyRequest(vault: Vault) {
+  return async function proxyRequest(ctx: Context) {
+    const appId = (ctx.state.auth as ResourceAuthorization).clientId;
+    const target = parseTarget(ctx.req.url ?? '');
+    const integration = await vault.integrations.get(appId, target.integrationKey);
+    const provider = await vault.upstream.resolve(vault.integrations.definitionOf(integration), integration);
+    const base = provider.apiBaseUrl ?? provider.issuer;
+    if (!base)
+      throw new VaultError(
+        'invalid_request',
+        400,
+        `integration ${integration.key} has no API base URL to proxy to`,
+      );
+    const url = upstreamUrl(base, target.rawPath, target.rawQuery);
+    const withBody = hasBody(ctx);
+
+    // Stop the upstream call when the app's client goes away.
+    const aborted = new AbortController();
+    ctx.req.once('close', () => {
+      if (!ctx.res.writableFinished) aborted.abort();
+    });
+    const send = async (force: boolean) => {
+      const { tokens } = await vault.broker.freshToken(appId, target.integrationKey, target.endUserId, {
+        force,
+      });
+      return vault.proxy.forward({
+        method: ctx.method,
+        url,
+        headers: ctx.req.headers,
+        body: withBody ? ctx.req : undefined,
+        accessToken: tokens.access_token,
+        tokenType: tokens.token_type,
+        signal: aborted.signal,
+      });
+    };
+
+    let response = await send(false);
+    if (response.status === 401 && !withBody) {
+      // The provider refused a token we thought valid (revoked, or expired early): refresh once.
+      response.body.resume();
+      response = await send(true);
+    }
+    // Written by hand, not through ctx.body: Koa would add a content type the provider did not send.
+    ctx.respond = false;
+    ctx.status = response.status;
+    ctx.res.writeHead(response.status, response.headers);
+    await pipeline(response.body, ctx.res).catch(() => ctx.res.destroy());
+  };
+}

@@ -1,0 +1,377 @@
+// The vault's pass-through proxy: forwards one app request to a provider's API with the end user's
+// token attached, and streams the provider's answer back as it came (hop-by-hop headers removed).
+// Framework-free: a route resolves the URL (proxy-path.ts) and the token, and writes the answer.
+import type { IncomingHttpHeaders } from 'node:http';
+import { finished, Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
+import { Agent, type Dispatcher } from 'undici';
+import { VaultError } from './types.js';
+
+export interface ProxyOptions {
+  /**
+   * Milliseconds to wait for the provider's headers, and between two chunks of its body (default 30 s).
+   * undici checks these on a coarse clock, so they fire up to about a second late.
+   */
+  timeoutMs?: number;
+  /** Largest request body forwarded, in bytes (default 10 MiB). */
+  maxRequestBytes?: number;
+  /** Largest response body streamed back, in bytes (default 50 MiB). */
+  maxResponseBytes?: number;
+  /**
+   * Where requests go; by default one keep-alive undici Agent owned (and closed) by the proxy.
+   * A dispatcher passed here stays the caller's to close, and must not follow redirects.
+   */
+  dispatcher?: Dispatcher;
+}
+
+export interface ProxyRequest {
+  method: string;
+  /** From upstreamUrl(): already checked to stay under the provider's API base URL. */
+  url: URL;
+  /** The app's request headers; only an allow-list of them goes upstream. */
+  headers: IncomingHttpHeaders;
+  /**
+   * The app's request body (for a Koa route, `ctx.req`). Forwarded only when `headers` announce one
+   * with Content-Length or Transfer-Encoding (RFC 9112 §6.3); the proxy never destroys it.
+   */
+  body?: Readable | undefined;
+  accessToken: string;
+  /** The token type the provider gave (`bearer` is sent as `Bearer`); default Bearer. */
+  tokenType?: string | undefined;
+  /** Aborts the upstream call, for example when the app's client goes away. */
+  signal?: AbortSignal | undefined;
+}
+
+export interface ProxyResponse {
+  status: number;
+  /** The provider's headers, minus hop-by-hop ones and Set-Cookie. */
+  headers: Record<string, string | string[]>;
+  /** The provider's body, unchanged; errors with a VaultError when it fails or grows too large. */
+  body: Readable;
+}
+
+export interface VaultProxy {
+  forward(request: ProxyRequest): Promise<ProxyResponse>;
+  /** Closes the proxy's own connections (not those of a dispatcher passed in). */
+  close(): Promise<void>;
+}
+
+const MIB = 1024 * 1024;
+const DEFAULTS = { timeoutMs: 30_000, maxRequestBytes: 10 * MIB, maxResponseBytes: 50 * MIB };
+/** undici's own default; a slow TCP or TLS handshake past this is a dead provider, not a slow one. */
+const MAX_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Request headers that are end-to-end and carry no credential of Latchkey's or of the app's. Beyond
+ * the obvious content and conditional headers: `accept-encoding`, since the body comes back as the
+ * provider encoded it; `if-range`, which goes with `range`; `prefer` (RFC 7240) and
+ * `idempotency-key`, which some APIs need for writes.
+ */
+const FORWARDED_REQUEST_HEADERS = new Set([
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'content-encoding',
+  'content-length',
+  'content-type',
+  'idempotency-key',
+  'if-match',
+  'if-modified-since',
+  'if-none-match',
+  'if-range',
+  'if-unmodified-since',
+  'prefer',
+  'range',
+  'user-agent',
+]);
+
+/**
+ * Hop-by-hop fields (RFC 9110 §7.6.1): meaningful for one connection only, so never passed on.
+ * Proxy-Authenticate / Proxy-Authorization (RFC 9110 §11.7) concern the proxy itself, not the ends.
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** TRACE echoes the request, token included, back to the caller; CONNECT would open a tunnel. */
+const REFUSED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+/** An auth-scheme is a token (RFC 9110 §11.1, §5.6.2). */
+const AUTH_SCHEME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const DIGITS = /^\d+$/;
+
+/**
+ * Extra hop-by-hop fields that a Connection header names (RFC 9110 §7.6.1), lower-cased; undefined
+ * when there are none, which is the usual case (`keep-alive` or `close`).
+ */
+function connectionOptions(connection: string | string[] | undefined): string[] | undefined {
+  if (connection === undefined) return undefined;
+  const value = Array.isArray(connection) ? connection.join(',') : connection;
+  if (value === 'keep-alive' || value === 'close') return undefined;
+  return value.split(',').map((option) => option.trim().toLowerCase());
+}
+
+function isForwardedRequestHeader(name: string): boolean {
+  if (FORWARDED_REQUEST_HEADERS.has(name)) return true;
+  // x- headers are the app's own extensions to the provider's API (`x-github-api-version`), but not
+  // those that describe the app's client to us (X-Forwarded-*, X-Real-IP) or are Latchkey's own.
+  return (
+    name.startsWith('x-') &&
+    !name.startsWith('x-forwarded-') &&
+    name !== 'x-real-ip' &&
+    !name.startsWith('x-latchkey-')
+  );
+}
+
+/**
+ * The headers sent upstream: the allow-list only, so the app's Authorization (its Latchkey token),
+ * Cookie, DPoP proof and Host never leave, then the provider token.
+ */
+function requestHeaders(
+  incoming: IncomingHttpHeaders,
+  authorization: string,
+  withBody: boolean,
+): Record<string, string | string[]> {
+  const named = connectionOptions(incoming.connection);
+  const headers: Record<string, string | string[]> = {};
+  for (const key in incoming) {
+    const value = incoming[key];
+    if (value === undefined) continue;
+    const name = key.toLowerCase();
+    if (!isForwardedRequestHeader(name) || named?.includes(name) === true) continue;
+    // Without a body, undici frames the request itself; a stale length would not match.
+    if (name === 'content-length' && !withBody) continue;
+    headers[name] = value;
+  }
+  headers.authorization = authorization;
+  return headers;
+}
+
+/** The provider's headers for the app: hop-by-hop ones (RFC 9110 §7.6.1) and Set-Cookie removed. */
+function responseHeaders(upstream: IncomingHttpHeaders): Record<string, string | string[]> {
+  const named = connectionOptions(upstream.connection);
+  const headers: Record<string, string | string[]> = {};
+  for (const name in upstream) {
+    const value = upstream[name];
+    // Set-Cookie is dropped: the provider's cookies belong to the provider's domain, and passed on
+    // they would land on Latchkey's domain instead (RFC 6265 §5.3), shared by every connection.
+    if (value === undefined || HOP_BY_HOP.has(name) || name === 'set-cookie') continue;
+    if (named?.includes(name) === true) continue;
+    headers[name] = value;
+  }
+  return headers;
+}
+
+function authorizationHeader(accessToken: string, tokenType: string | undefined): string {
+  if (tokenType === undefined || tokenType.toLowerCase() === 'bearer') return `Bearer ${accessToken}`;
+  if (!AUTH_SCHEME.test(tokenType)) {
+    throw new VaultError('provider_error', 502, 'The provider issued a token type that cannot be sent.');
+  }
+  return `${tokenType} ${accessToken}`;
+}
+
+function withCause(error: VaultError, cause: unknown): VaultError {
+  error.cause = cause;
+  return error;
+}
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+/** undici's and the network's failures as the vault's error codes. */
+function toVaultError(error: Error): Error {
+  if (error instanceof VaultError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && TIMEOUT_CODES.has(code)) {
+    return withCause(new VaultError('provider_timeout', 504, 'The provider did not answer in time.'), error);
+  }
+  // The caller gave up (its client went away): there is no one to answer.
+  if (code === 'UND_ERR_ABORTED' || error.name === 'AbortError') return error;
+  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
+    return withCause(
+      new VaultError('invalid_request', 400, 'The request cannot be forwarded as sent.'),
+      error,
+    );
+  }
+  // Refused or reset connections, DNS failures, TLS failures, malformed answers.
+  return withCause(new VaultError('provider_unavailable', 502, 'The provider could not be reached.'), error);
+}
+
+function tooLarge(side: 'request' | 'response', limit: number): VaultError {
+  return side === 'request'
+    ? new VaultError('body_too_large', 413, `The request body is larger than ${limit} bytes.`)
+    : new VaultError('body_too_large', 502, `The provider's response is larger than ${limit} bytes.`);
+}
+
+/**
+ * Passes a body through while counting it, failing once it passes the limit: bodies are streamed,
+ * never held whole, so the limit has to be enforced on the way. Also the proxy's own end of each
+ * body, so that undici destroying it on failure never destroys the app's request stream.
+ */
+class ByteLimit extends Transform {
+  readonly side: 'request' | 'response';
+  readonly limit: number;
+  #received = 0;
+
+  constructor(side: 'request' | 'response', limit: number) {
+    super();
+    this.side = side;
+    this.limit = limit;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#received += chunk.length;
+    if (this.#received > this.limit) callback(tooLarge(this.side, this.limit));
+    else callback(null, chunk);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    callback(error === null ? null : toVaultError(error));
+  }
+}
+
+/** The app's body, through a ByteLimit; piped, not pipeline()d, so a failure upstream leaves it alone. */
+function limitedRequestBody(source: Readable, limit: number): ByteLimit {
+  const limited = new ByteLimit('request', limit);
+  source.pipe(limited);
+  finished(source, { writable: false }, (error) => {
+    if (error) {
+      limited.destroy(
+        withCause(
+          new VaultError('invalid_request', 400, 'The request body ended before it was complete.'),
+          error,
+        ),
+      );
+    }
+  });
+  return limited;
+}
+
+/** One call in flight: undici's `opaque`, so that the factory and callback below are shared functions. */
+interface Exchange {
+  resolve(response: ProxyResponse): void;
+  reject(error: Error): void;
+  settled: boolean;
+  method: string;
+  maxResponseBytes: number;
+}
+
+/** undici calls this with the provider's status and headers; what it returns receives the body. */
+function openResponse({
+  statusCode,
+  headers,
+  opaque: exchange,
+}: Dispatcher.StreamFactoryData<Exchange>): Writable {
+  exchange.settled = true;
+  const body = new ByteLimit('response', exchange.maxResponseBytes);
+  const declared = headers['content-length'];
+  if (
+    exchange.method !== 'HEAD' &&
+    typeof declared === 'string' &&
+    Number(declared) > exchange.maxResponseBytes
+  ) {
+    // Known too large before a byte is read: fail the call whole rather than cut a body short.
+    const error = tooLarge('response', exchange.maxResponseBytes);
+    exchange.reject(error);
+    body.destroy(error);
+    return body;
+  }
+  exchange.resolve({ status: statusCode, headers: responseHeaders(headers), body });
+  return body;
+}
+
+/** undici calls this once the exchange is over; an error before the headers fails the forward(). */
+function closeExchange(error: Error | null, { opaque: exchange }: Dispatcher.StreamData<Exchange>): void {
+  if (error === null || exchange.settled) return;
+  exchange.settled = true;
+  exchange.reject(toVaultError(error));
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer`);
+  return value;
+}
+
+export function createProxy(options: ProxyOptions = {}): VaultProxy {
+  const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, DEFAULTS.timeoutMs);
+  const maxRequestBytes = positiveInteger(
+    'maxRequestBytes',
+    options.maxRequestBytes,
+    DEFAULTS.maxRequestBytes,
+  );
+  const maxResponseBytes = positiveInteger(
+    'maxResponseBytes',
+    options.maxResponseBytes,
+    DEFAULTS.maxResponseBytes,
+  );
+  // One Agent for every provider: a keep-alive pool per origin, so a call reuses a warm connection
+  // (and TLS session) instead of paying a handshake. A bare Agent follows no redirects, so a
+  // Location elsewhere goes back to the app as is and the token never follows it.
+  const ownDispatcher =
+    options.dispatcher === undefined
+      ? new Agent({
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+          connect: { timeout: Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS) },
+        })
+      : undefined;
+  const dispatcher: Dispatcher = ownDispatcher ?? (options.dispatcher as Dispatcher);
+
+  async function forward(request: ProxyRequest): Promise<ProxyResponse> {
+    const { method, url, headers } = request;
+    if (REFUSED_METHODS.has(method.toUpperCase())) {
+      throw new VaultError('invalid_request', 405, `${method} cannot be proxied.`);
+    }
+    const declared = headers['content-length'];
+    if (declared !== undefined && !DIGITS.test(declared)) {
+      throw new VaultError('invalid_request', 400, 'The Content-Length header is not a number.');
+    }
+    const declaredBytes = declared === undefined ? undefined : Number(declared);
+    // Refused before connecting: no need to open a connection only to cut the body off.
+    if (declaredBytes !== undefined && declaredBytes > maxRequestBytes)
+      throw tooLarge('request', maxRequestBytes);
+    const withBody =
+      request.body !== undefined &&
+      (declaredBytes === undefined ? headers['transfer-encoding'] !== undefined : declaredBytes > 0);
+    const upstreamHeaders = requestHeaders(
+      headers,
+      authorizationHeader(request.accessToken, request.tokenType),
+      withBody,
+    );
+
+    return new Promise<ProxyResponse>((resolve, reject) => {
+      const exchange: Exchange = { resolve, reject, settled: false, method, maxResponseBytes };
+      dispatcher.stream(
+        {
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method,
+          headers: upstreamHeaders,
+          body: withBody ? limitedRequestBody(request.body as Readable, maxRequestBytes) : null,
+          signal: request.signal,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+          opaque: exchange,
+        },
+        openResponse,
+        closeExchange,
+      );
+    });
+  }
+
+  return {
+    forward,
+    close: () => (ownDispatcher === undefined ? Promise.resolve() : ownDispatcher.close()),
+  };
+}
