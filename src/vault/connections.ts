@@ -38,13 +38,22 @@ export function connectionView(connection: VaultConnectionRecord) {
   };
 }
 
-/** Absolute expiry of a token response; a missing `expires_in` uses the provider's default lifetime. */
+/** Assumed lifetime of a refreshable token whose provider states none (seconds). */
+export const DEFAULT_TOKEN_LIFETIME = 3600;
+
+/**
+ * Absolute expiry of a token response. A missing `expires_in` uses the provider's default
+ * lifetime; failing that, a token that comes with a refresh token is assumed to last an hour, and
+ * one without (GitHub OAuth apps, say) is taken not to expire.
+ */
 export function expiryOf(
   response: TokenResponse,
   defaultLifetimeSeconds: number | undefined,
+  refreshable: boolean,
   now = Date.now(),
 ): number | undefined {
-  const seconds = response.expires_in ?? defaultLifetimeSeconds;
+  const seconds =
+    response.expires_in ?? defaultLifetimeSeconds ?? (refreshable ? DEFAULT_TOKEN_LIFETIME : undefined);
   return seconds === undefined ? undefined : now + seconds * 1000;
 }
 
@@ -87,7 +96,12 @@ export class ConnectionService {
       endUserId,
       status: 'active',
       tokensSealed: '',
-      expiresAt: expiryOf(response, definition.defaultTokenLifetime, now),
+      expiresAt: expiryOf(
+        response,
+        definition.defaultTokenLifetime,
+        response.refresh_token !== undefined,
+        now,
+      ),
       scopes: response.scope ? response.scope.split(/[\s,]+/).filter(Boolean) : requestedScopes,
       lastRefreshAt: undefined,
       lastError: undefined,

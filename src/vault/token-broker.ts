@@ -197,7 +197,7 @@ export class TokenBroker {
     const updated: VaultConnectionRecord = {
       ...connection,
       status: 'active',
-      expiresAt: expiryOf(response, definition.defaultTokenLifetime ?? 3600),
+      expiresAt: expiryOf(response, definition.defaultTokenLifetime, next.refresh_token !== undefined),
       scopes: response.scope ? response.scope.split(/[\s,]+/).filter(Boolean) : connection.scopes,
       lastRefreshAt: Date.now(),
       lastError: undefined,
