@@ -63,7 +63,8 @@ export function proxyRequest(vault: Vault) {
 
     // Stop the upstream call when the app's client goes away.
     const aborted = new AbortController();
-    ctx.req.once('close', () => {
+    // (The response's close, not the request's: a request closes once its body has been read.)
+    ctx.res.once('close', () => {
       if (!ctx.res.writableFinished) aborted.abort();
     });
     const send = async (force: boolean) => {
