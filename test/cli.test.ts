@@ -385,3 +385,70 @@ describe('latchkey errors', () => {
     expect(expectOneLineError(await cli(env, ['nonsense']), 2)).toContain("unknown command 'nonsense'");
   });
 });
+
+describe('latchkey vault integrations', () => {
+  const env = freshEnv();
+
+  it('adds, lists and removes an app\u2019s integration; the secret is read from stdin and never printed', async () => {
+    const added = await json(
+      env,
+      [
+        'vault',
+        'integrations',
+        'add',
+        '--app',
+        'app-1',
+        '--key',
+        'gh',
+        '--provider',
+        'github',
+        '--client-id',
+        'Iv1.abc',
+        '--client-secret-stdin',
+        '--scope',
+        'repo',
+        '--scope',
+        'read:user',
+      ],
+      'gh-secret-value\n',
+    );
+    expect(added).toMatchObject({
+      app: 'app-1',
+      key: 'gh',
+      provider: 'github',
+      client_id: 'Iv1.abc',
+      has_client_secret: true,
+      scopes: ['repo', 'read:user'],
+    });
+    expect(added.redirect_uri).toMatch(/\/vault\/callback$/);
+    expect(JSON.stringify(added)).not.toContain('gh-secret-value');
+
+    const listed = await json(env, ['vault', 'integrations', 'list', '--app', 'app-1']);
+    expect(listed.map((entry: { key: string }) => entry.key)).toEqual(['gh']);
+    expect(await json(env, ['vault', 'integrations', 'list', '--app', 'app-2'])).toEqual([]);
+
+    expectOneLineError(
+      await cli(env, [
+        'vault',
+        'integrations',
+        'add',
+        '--app',
+        'app-1',
+        '--key',
+        'x',
+        '--provider',
+        'nope',
+        '--client-id',
+        'a',
+        '--client-secret',
+        'b',
+      ]),
+    );
+    expect(await json(env, ['vault', 'integrations', 'remove', '--app', 'app-1', 'gh'])).toEqual({
+      app: 'app-1',
+      key: 'gh',
+      removed: true,
+    });
+    expectOneLineError(await cli(env, ['vault', 'integrations', 'remove', '--app', 'app-1', 'gh']));
+  });
+});
