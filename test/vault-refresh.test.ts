@@ -4,7 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { Browser } from './support/browser.js';
 import { startFakeProvider, type FakeProvider, type FakeProviderOptions } from './support/fake-provider.js';
-import { startLatchkey, type TestServer } from './support/latchkey.js';
+import { startLatchkey, startLatchkeyProcess, type TestServer } from './support/latchkey.js';
 import { vaultApp, type VaultApp } from './support/vault.js';
 import { openTokens } from '../src/vault/connections.js';
 
@@ -196,15 +196,15 @@ describe('one refresh at a time', () => {
     expect(connection.fake.stats.refreshes).toBe(1);
   });
 
-  test('two Latchkey instances sharing the SQLite file still refresh exactly once', async () => {
-    // A second server on the same database file and issuer: its own store connection, its own
-    // in-process single-flight, so only the lease in the database can serialise the refresh.
-    const second = await startLatchkey({ dir: vault.dir, env: { ISSUER: vault.url } });
+  test('two Latchkey processes sharing the SQLite file still refresh exactly once', async () => {
+    // A second server process on the same database file and issuer: its own store connection and
+    // its own in-process single-flight, so only the lease in the database can serialise the refresh.
+    const second = await startLatchkeyProcess(vault);
     try {
       const connection = await connected({ delayMs: 300 });
       await expire(connection);
-      const call = (server: TestServer) =>
-        fetch(`${server.url}${connection.tokenPath}`, {
+      const call = (url: string) =>
+        fetch(`${url}${connection.tokenPath}`, {
           method: 'POST',
           headers: { authorization: `Bearer ${app.token}`, 'content-type': 'application/json' },
           body: '{}',
@@ -213,13 +213,13 @@ describe('one refresh at a time', () => {
           body: (await response.json()) as { access_token: string },
         }));
       const answers = await Promise.all(
-        Array.from({ length: 100 }, (_, index) => call(index % 2 ? second : vault)),
+        Array.from({ length: 100 }, (_, index) => call(index % 2 ? second.url : vault.url)),
       );
       expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
       expect(new Set(answers.map((answer) => answer.body.access_token)).size).toBe(1);
       expect(connection.fake.stats.refreshes).toBe(1);
     } finally {
-      await second.close({ keep: true });
+      await second.stop();
     }
-  });
+  }, 30000);
 });

@@ -64,3 +64,39 @@ export async function startLatchkey(start: StartOptions = {}): Promise<TestServe
     },
   };
 }
+
+export interface ServerProcess {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Another Latchkey, in a child process of its own, on the same directory (database, master key)
+ * and issuer as `server`: two processes sharing one SQLite file, as in production.
+ */
+export async function startLatchkeyProcess(server: TestServer): Promise<ServerProcess> {
+  const { fork } = await import('node:child_process');
+  const here = new URL('.', import.meta.url);
+  const child = fork(new URL('instance-process.ts', here).pathname, [server.dir, server.url], {
+    execArgv: [
+      '--experimental-transform-types',
+      '--no-warnings',
+      '--import',
+      new URL('ts-resolve.mjs', here).href,
+    ],
+    env: { ...process.env, NODE_OPTIONS: '' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('message', (message) => resolve((message as { url: string }).url));
+    child.once('exit', (code) => reject(new Error(`the second Latchkey process exited (${code})`)));
+  });
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.send('stop');
+      }),
+  };
+}
