@@ -1,8 +1,31 @@
 // `npm start`: reads the configuration, opens the store and serves Latchkey.
-import { pino } from 'pino';
+import cluster from 'node:cluster';
+import { pino, type Logger } from 'pino';
 import { ConfigError, configWarnings, loadConfig } from './config/index.js';
 import { createLatchkey } from './http/app.js';
 import { loadKeyring, openStore } from './store/index.js';
+
+/** Cluster mode: the primary only forks workers (sharing the port) and replaces any that die. */
+function runPrimary(workers: number, logger: Logger) {
+  let stopping = false;
+  for (let index = 0; index < workers; index++) cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    logger.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
+    cluster.fork();
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+    setTimeout(() => process.exit(0), 11_000).unref();
+    cluster.on('exit', () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    });
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  logger.info({ workers }, 'latchkey cluster started');
+}
 
 async function main() {
   let config;
@@ -29,6 +52,12 @@ async function main() {
   } catch (error) {
     process.stderr.write(`latchkey: ${(error as Error).message.split('\n')[0]}\n`);
     process.exit(1);
+  }
+  if (config.workers > 1 && cluster.isPrimary) {
+    // First-start work (keys, cookie keys, built-in APIs) once, here, then the workers.
+    await (await createLatchkey(config, store, keyring, { logger, keyReloadIntervalMs: 0 })).close();
+    runPrimary(config.workers, logger);
+    return;
   }
   const latchkey = await createLatchkey(config, store, keyring, { logger });
   const server = latchkey.app.listen(config.port, config.host, () => {

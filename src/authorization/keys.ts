@@ -2,6 +2,8 @@
 // has an `active` key that signs, a `next` key already in the JWKS (so that verifiers have it
 // cached before it signs: a rotation only promotes a published key) and `retired` keys kept
 // until every token they signed has expired.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Keyring } from '../store/encryption.js';
 import type { SigningKeyRecord, Store } from '../store/types.js';
@@ -40,8 +42,25 @@ export class KeyService {
     };
   }
 
-  /** At start: every algorithm gets an active and a next key if it lacks them. */
+  /**
+   * At start: every algorithm gets an active and a next key if it lacks them. Under a lease, so
+   * that processes starting together on an empty store do not each make an active key.
+   */
   async ensure(): Promise<void> {
+    const owner = randomUUID();
+    const deadline = Date.now() + 15_000;
+    while (!(await this.#store.leases.acquire('signing-keys', owner, 30_000))) {
+      if (Date.now() > deadline) throw new Error('another process holds the signing-keys lease; try again');
+      await sleep(50);
+    }
+    try {
+      await this.#ensureUnderLease();
+    } finally {
+      await this.#store.leases.release('signing-keys', owner);
+    }
+  }
+
+  async #ensureUnderLease(): Promise<void> {
     const keys = await this.#store.signingKeys.list();
     for (const alg of SIGNING_ALGS) {
       if (!keys.some((key) => key.alg === alg && key.status === 'active')) {

@@ -70,6 +70,11 @@ const environmentSchema = z.object({
    * where client apps run on localhost. Default false.
    */
   OUTBOUND_ALLOW_PRIVATE: booleanString.default(false),
+  /**
+   * Worker processes serving requests (node:cluster), sharing the port and the store. Default 1.
+   * Set to the number of cores to use them all.
+   */
+  WORKERS: z.coerce.number().int().min(1).max(256).default(1),
   NODE_ENV: z.string().default('development'),
 });
 
@@ -88,6 +93,7 @@ export interface Config {
   readonly pkceRequiredForAll: boolean;
   readonly signingAlg: 'RS256' | 'ES256';
   readonly outboundAllowPrivate: boolean;
+  readonly workers: number;
   readonly production: boolean;
   /** Cookies get `Secure` when the issuer is https. */
   readonly secureCookies: boolean;
@@ -126,6 +132,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     pkceRequiredForAll: env.PKCE_REQUIRED_FOR_ALL,
     signingAlg: env.SIGNING_ALG,
     outboundAllowPrivate: env.OUTBOUND_ALLOW_PRIVATE,
+    workers: env.WORKERS,
     production: env.NODE_ENV === 'production',
     secureCookies: issuer.startsWith('https:'),
   });
