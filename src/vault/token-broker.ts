@@ -25,7 +25,7 @@ export interface TokenBrokerOptions {
   refreshMarginSeconds?: number;
 }
 
-/** RFC 6749 §5.2 errors that mean the user must connect again: no retry will help. */
+/** Backoff after transient refresh failures: 1 s, 2 s, 4 s ... up to 5 minutes (or Retry-After). */
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 5 * 60 * 1000;
 
