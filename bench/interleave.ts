@@ -1,0 +1,57 @@
+// Side-by-side measurement on a shared, noisy machine: the subjects of one comparison (Latchkey and
+// the reference, or Latchkey at two store sizes) are loaded in turn in short slices, A B B A A B …,
+// so that a slow patch caused by someone else's work weighs on all of them alike. The ratio between
+// them is the figure to trust; the absolute rates move with the machine.
+import { measurement, runLoad, type LoadRequest, type LoadRun, type Measurement } from './load.js';
+
+/** Length of one subject's turn: short enough to interleave often, long enough to reach steady state. */
+const SLICE_SECONDS = 0.5;
+
+export interface Subject {
+  url: string;
+  request: LoadRequest;
+  /** Called around the subject's first and last window (e.g. a CPU profile of its server). */
+  profile?: { start(): void; stop(): Promise<void> };
+  /** The server's CPU time so far (µs), read before and after each of the subject's slices. */
+  cpuMicros?: () => Promise<number>;
+}
+
+export interface InterleaveSettings {
+  connections: number;
+  /** Measured seconds per subject. */
+  seconds: number;
+  /** Unmeasured seconds per subject first (JIT, connection set-up, caches). */
+  warmupSeconds: number;
+}
+
+export async function measureInterleaved(
+  subjects: Subject[],
+  settings: InterleaveSettings,
+): Promise<Measurement[]> {
+  const { connections } = settings;
+  for (const subject of subjects) {
+    await runLoad(subject.url, subject.request, { connections, seconds: settings.warmupSeconds });
+  }
+  const runs: LoadRun[][] = subjects.map(() => []);
+  const cpu = subjects.map(() => 0);
+  const rounds = Math.max(2, Math.round(settings.seconds / SLICE_SECONDS));
+  const slice = settings.seconds / rounds;
+  for (const subject of subjects) subject.profile?.start();
+  for (let round = 0; round < rounds; round++) {
+    const order = [...subjects.keys()];
+    if (round % 2 === 1) order.reverse();
+    for (const index of order) {
+      const subject = subjects[index]!;
+      const before = await subject.cpuMicros?.();
+      runs[index]!.push(await runLoad(subject.url, subject.request, { connections, seconds: slice }));
+      if (before !== undefined) cpu[index]! += (await subject.cpuMicros!()) - before;
+    }
+  }
+  for (const subject of subjects) await subject.profile?.stop();
+  return runs.map((subjectRuns, index) => {
+    const measured = measurement(subjectRuns);
+    const responses = measured.requests + measured.non2xx;
+    if (subjects[index]!.cpuMicros && responses) measured.cpuPerRequest = cpu[index]! / responses;
+    return measured;
+  });
+}

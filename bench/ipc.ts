@@ -1,0 +1,24 @@
+// The messages between the bench runner and a bench server child process (child_process.fork IPC).
+import type { BenchFixtures } from './fixtures.js';
+
+/** Which server a child runs. */
+export type ServerSpec =
+  | {
+      kind: 'latchkey';
+      /** oidc records (tokens and grants) to insert before listening */ growthRows: number;
+    }
+  | { kind: 'reference' }
+  | { kind: 'hello' };
+
+export type ToChild =
+  | { type: 'profile-start' }
+  | { type: 'profile-stop'; path: string }
+  | { type: 'cpu-usage' }
+  | { type: 'stop' };
+
+export type FromChild =
+  | { type: 'ready'; url: string; fixtures?: BenchFixtures; seeded?: { rows: number; ms: number } }
+  | { type: 'profile-saved'; path: string }
+  /** process.cpuUsage() of the server: user + system µs, every thread (argon2's too). */
+  | { type: 'cpu-usage'; micros: number }
+  | { type: 'failed'; message: string };

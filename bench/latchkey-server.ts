@@ -1,0 +1,121 @@
+// Boots Latchkey the way test/support/latchkey.ts does (embedded SQLite store in a fresh directory,
+// 127.0.0.1, random port), seeds the bench clients, user and APIs, and optionally inserts many
+// stored tokens and grants before it starts answering (the growth scenarios).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config/index.js';
+import { createLatchkey, type Latchkey } from '../src/http/app.js';
+import { loadKeyring, openStore } from '../src/store/index.js';
+import {
+  API_SCOPE,
+  API_TTL_SECONDS,
+  BENCH_CALLBACK,
+  BENCH_EMAIL,
+  BENCH_PASSWORD,
+  USERS_API_SCOPE,
+  benchApis,
+  type BenchFixtures,
+} from './fixtures.js';
+import { seedGrowthRows } from './growth-seed.js';
+
+export interface LatchkeyBenchServer {
+  url: string;
+  fixtures: BenchFixtures;
+  latchkey: Latchkey;
+  seeded: { rows: number; ms: number };
+  close(): Promise<void>;
+}
+
+export async function startLatchkeyBench(
+  options: { growthRows?: number } = {},
+): Promise<LatchkeyBenchServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
+  const databasePath = join(dir, 'latchkey.db');
+  const server = createServer();
+  // keepAliveTimeout above autocannon's pauses between phases, so connections are not re-made.
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  const config = loadConfig({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: url,
+    DATABASE_URL: `sqlite:${databasePath}`,
+    LOG_LEVEL: 'silent',
+  });
+  const keyring = loadKeyring(config);
+  const store = await openStore(config);
+  const latchkey = await createLatchkey(config, store, keyring, {
+    logger: pino({ level: 'silent' }),
+    keyReloadIntervalMs: 0,
+    // Every bench login is the same user from the same address: throttling would stop the flow loop.
+    throttle: { perAccount: 1e9, perAddress: 1e9 },
+  });
+  const fixtures = await seedFixtures(latchkey, url);
+
+  const started = performance.now();
+  const rows = options.growthRows
+    ? await seedGrowthRows({
+        databasePath,
+        keyring,
+        rows: options.growthRows,
+        clientId: fixtures.web.clientId,
+      })
+    : 0;
+  const seeded = { rows, ms: Math.round(performance.now() - started) };
+
+  server.on('request', latchkey.app.callback());
+  return {
+    url,
+    fixtures,
+    latchkey,
+    seeded,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await latchkey.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function seedFixtures(latchkey: Latchkey, url: string): Promise<BenchFixtures> {
+  const { accounts, clients } = latchkey.services;
+  const apis = benchApis(url);
+  await accounts.create({
+    email: BENCH_EMAIL,
+    name: 'Bench User',
+    password: BENCH_PASSWORD,
+    emailVerified: true,
+  });
+  const web = await clients.add({
+    name: 'Bench Web App',
+    redirectUris: [BENCH_CALLBACK],
+    grantTypes: ['authorization_code', 'refresh_token'],
+  });
+  const service = await clients.add({
+    name: 'Bench Service',
+    grantTypes: ['client_credentials'],
+    resourceServers: [apis.opaque, apis.rs256, apis.es256],
+  });
+  const api = (identifier: string, scope: string, format: 'jwt' | 'opaque', signingAlg?: 'RS256' | 'ES256') =>
+    latchkey.services.apis.add({ identifier, scope, format, signingAlg, ttl: API_TTL_SECONDS });
+  await api(apis.opaque, API_SCOPE, 'opaque');
+  await api(apis.rs256, API_SCOPE, 'jwt', 'RS256');
+  await api(apis.es256, API_SCOPE, 'jwt', 'ES256');
+  // Latchkey registers its own /v1 API at start-up (src/resource/v1-api.ts); older builds did not.
+  if (!(await latchkey.services.apis.get(apis.users))) await api(apis.users, USERS_API_SCOPE, 'jwt');
+  return {
+    url,
+    email: BENCH_EMAIL,
+    password: BENCH_PASSWORD,
+    web: { clientId: web.client_id, clientSecret: web.client_secret!, redirectUri: BENCH_CALLBACK },
+    service: { clientId: service.client_id, clientSecret: service.client_secret! },
+    apis,
+  };
+}

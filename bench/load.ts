@@ -1,0 +1,132 @@
+// Load generation with autocannon's programmatic API, and the figures the report shows. Latencies
+// are collected per response, so that runs split into interleaved parts (see ./interleave.ts) merge
+// into one exact set of percentiles.
+import autocannon from 'autocannon';
+
+export interface LoadRequest {
+  method: 'GET' | 'POST';
+  /** Path and query on the target. */
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+  /** Bodies handed out one per connection, in turn (e.g. a pool of refresh tokens). */
+  bodies?: string[];
+}
+
+export interface LoadSettings {
+  connections: number;
+  seconds: number;
+}
+
+/** One run's raw outcome. */
+export interface LoadRun {
+  seconds: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  /** Response times (ms) of the 2xx responses. */
+  latencies: number[];
+  statuses: Record<string, number>;
+}
+
+export interface Measurement {
+  /** 2xx responses per second. */
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  statuses: Record<string, number>;
+  /** 2xx per second of each run (slice), in order: see pairedRatio(). */
+  sliceRates: number[];
+  /**
+   * Server CPU time (user + system, all threads) per response, in µs: unlike the rate, it hardly
+   * moves when other work shares the machine.
+   */
+  cpuPerRequest?: number;
+}
+
+export async function runLoad(
+  baseUrl: string,
+  request: LoadRequest,
+  settings: LoadSettings,
+): Promise<LoadRun> {
+  const run: LoadRun = { seconds: 0, ok: 0, non2xx: 0, errors: 0, latencies: [], statuses: {} };
+  let next = 0;
+  const bodies = request.bodies;
+  const started = performance.now();
+  let finish: (error: unknown, result: autocannon.Result) => void = () => {};
+  const done = new Promise<autocannon.Result>((resolve, reject) => {
+    finish = (error, result) =>
+      error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result);
+  });
+  const instance = autocannon(
+    {
+      url: `${baseUrl}${request.path}`,
+      method: request.method,
+      headers: request.headers,
+      ...(request.body !== undefined ? { body: request.body } : {}),
+      ...(bodies?.length ? { setupClient: (client) => client.setBody(bodies[next++ % bodies.length]) } : {}),
+      connections: settings.connections,
+      duration: settings.seconds,
+      timeout: 10,
+      // autocannon checks for the end of the run once per sample: often, so short runs end on time.
+      sampleInt: 50,
+    },
+    (error, result) => finish(error, result),
+  );
+  instance.on('response', (_client, status, _bytes, responseTime) => {
+    run.statuses[status] = (run.statuses[status] ?? 0) + 1;
+    if (status >= 200 && status < 300) {
+      run.ok++;
+      run.latencies.push(responseTime);
+    } else {
+      run.non2xx++;
+    }
+  });
+  const result = await done;
+  run.seconds = (performance.now() - started) / 1000;
+  run.errors = result.errors;
+  return run;
+}
+
+/** Merges runs of one target into a measurement. */
+export function measurement(runs: LoadRun[]): Measurement {
+  const seconds = runs.reduce((sum, run) => sum + run.seconds, 0);
+  const latencies = Float64Array.from(runs.flatMap((run) => run.latencies)).sort();
+  const statuses: Record<string, number> = {};
+  for (const run of runs) {
+    for (const [status, count] of Object.entries(run.statuses))
+      statuses[status] = (statuses[status] ?? 0) + count;
+  }
+  const ok = runs.reduce((sum, run) => sum + run.ok, 0);
+  return {
+    rps: seconds ? ok / seconds : 0,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    requests: ok,
+    non2xx: runs.reduce((sum, run) => sum + run.non2xx, 0),
+    errors: runs.reduce((sum, run) => sum + run.errors, 0),
+    statuses,
+    sliceRates: runs.map((run) => (run.seconds ? run.ok / run.seconds : 0)),
+  };
+}
+
+/**
+ * The ratio of two subjects' rates as the median over their slices taken back to back (slice i of
+ * `a` ran right next to slice i of `b`): a burst of someone else's work spoils a pair or two, not
+ * the figure. Falls back to the ratio of overall rates when the slices do not pair up.
+ */
+export function pairedRatio(a: Measurement, b: Measurement): number {
+  if (a.sliceRates.length !== b.sliceRates.length || a.sliceRates.length === 0) return a.rps / b.rps;
+  const ratios = Float64Array.from(a.sliceRates.map((rate, index) => rate / b.sliceRates[index]!)).sort();
+  const middle = ratios.length >> 1;
+  return ratios.length % 2 ? ratios[middle]! : (ratios[middle - 1]! + ratios[middle]!) / 2;
+}
+
+/** Nearest-rank percentile of sorted values; NaN when there are none. */
+export function percentile(sorted: ArrayLike<number>, fraction: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)]!;
+}

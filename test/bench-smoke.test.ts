@@ -1,0 +1,59 @@
+// Smoke test of the benchmark's pieces (bench/): a seeded Latchkey and the reference boot, a browser
+// flow goes through, and a one-second load of one scenario gets only 2xx answers. The benchmark
+// itself (`npm run bench`) is not part of npm test.
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { startLatchkeyBench, type LatchkeyBenchServer } from '../bench/latchkey-server.js';
+import { runLoad } from '../bench/load.js';
+import { startReferenceBench, type ReferenceBenchServer } from '../bench/reference-server.js';
+import { checkOnce, HTTP_SCENARIOS } from '../bench/scenarios.js';
+import { mintTokens, prepareTarget } from '../bench/targets.js';
+
+let latchkey: LatchkeyBenchServer;
+let reference: ReferenceBenchServer;
+beforeAll(async () => {
+  [latchkey, reference] = await Promise.all([startLatchkeyBench({ growthRows: 100 }), startReferenceBench()]);
+});
+afterAll(async () => {
+  await Promise.all([latchkey?.close(), reference?.close()]);
+});
+
+const scenario = (id: string) => HTTP_SCENARIOS.find((candidate) => candidate.id === id)!;
+
+test('a Latchkey seeded with growth rows answers a client_credentials load with 2xx only', async () => {
+  expect(latchkey.seeded.rows).toBe(100);
+  expect(await latchkey.latchkey.store.oidc.count('Grant')).toBeGreaterThanOrEqual(25);
+  const target = await prepareTarget(latchkey.fixtures, false);
+  const clientCredentials = scenario('cc-opaque');
+  const request = clientCredentials.request(target, 'ours', {});
+  expect(await checkOnce(target.url, request, clientCredentials.check)).toBeUndefined();
+
+  const run = await runLoad(target.url, request, { connections: 2, seconds: 1 });
+
+  expect(run.ok).toBeGreaterThan(0);
+  expect(run.non2xx).toBe(0);
+  expect(run.errors).toBe(0);
+});
+
+test('the browser flow signs in and the minted tokens work on both servers', async () => {
+  for (const [server, side] of [
+    [latchkey, 'ours'],
+    [reference, 'reference'],
+  ] as const) {
+    const target = await prepareTarget(server.fixtures, false);
+    const refresh = scenario('refresh');
+    const tokens = await mintTokens(target, refresh.needs(side), { refreshTokens: 1 });
+    expect(tokens.refreshTokens).toHaveLength(1);
+    expect(await checkOnce(target.url, refresh.request(target, side, tokens), refresh.check)).toBeUndefined();
+  }
+});
+
+test('an ES256 API gets ES256 JWT access tokens on both servers', async () => {
+  const es256 = scenario('cc-es256');
+  for (const [server, side] of [
+    [latchkey, 'ours'],
+    [reference, 'reference'],
+  ] as const) {
+    const target = await prepareTarget(server.fixtures, false);
+    expect(await checkOnce(target.url, es256.request(target, side, {}), es256.check)).toBeUndefined();
+  }
+});
