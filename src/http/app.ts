@@ -142,6 +142,12 @@ function health(store: Store) {
   };
 }
 
+function underPrefix(prefix: string, middleware: (ctx: any, next: Next) => unknown) {
+  return function routesUnderPrefix(ctx: Context, next: Next) {
+    return ctx.path.startsWith(prefix) ? middleware(ctx, next) : next();
+  };
+}
+
 /**
  * oidc-provider 9.13 persists a brand-new browser session in a `finally` after its error handler
  * has answered (say, a device form posted without a session): persisting a session that was never
@@ -215,9 +221,11 @@ export async function createLatchkey(
   app.use(securityHeaders);
   app.use(health(store));
   app.use(staticAssets());
-  app.use(interactions.routes());
-  app.use(account.routes());
-  app.use(resources.routes());
+  // Each area's routes only see requests under its prefix: the token endpoint's requests should
+  // not pay for matching every page route first.
+  app.use(underPrefix('/interaction/', interactions.routes()));
+  app.use(underPrefix('/account', account.routes()));
+  app.use(underPrefix('/v1/', resources.routes()));
   const vault = createVault({ store, keyring, issuer: config.issuer, logger }, options.vault);
   mountVault(app, vault, { issuer: config.issuer, provider, keys: services.keys });
   app.use(authorizationServerMetadata);

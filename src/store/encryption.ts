@@ -1,7 +1,14 @@
 // Encryption at rest: AES-256-GCM with a fresh IV per record and the key id in every sealed value,
 // so that the master key can be rotated (new values use the current key; old ones still open
 // while their key is listed as a previous key). Hashing of lookup ids lives here too.
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createSecretKey,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 
 const PREFIX = 'lk1';
 const IV_BYTES = 12;
@@ -25,7 +32,9 @@ export function keyIdOf(key: Buffer): string {
 
 export class Keyring {
   readonly currentKeyId: string;
-  readonly #keys: Map<string, Buffer>;
+  // KeyObjects, not Buffers: Node checks a Buffer key's type on every cipher it makes (through a
+  // thrown and caught internal error), which costs more than the encryption of a small record.
+  readonly #keys: Map<string, KeyObject>;
 
   /** `current` seals new values; `previous` keys only open old ones. Each is 32 bytes. */
   constructor(current: Buffer, previous: Buffer[] = []) {
@@ -33,8 +42,8 @@ export class Keyring {
       if (key.length !== 32) throw new TypeError('encryption keys must be 32 bytes');
     }
     this.currentKeyId = keyIdOf(current);
-    this.#keys = new Map([[this.currentKeyId, current]]);
-    for (const key of previous) this.#keys.set(keyIdOf(key), key);
+    this.#keys = new Map([[this.currentKeyId, createSecretKey(current)]]);
+    for (const key of previous) this.#keys.set(keyIdOf(key), createSecretKey(key));
   }
 
   /**

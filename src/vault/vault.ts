@@ -90,5 +90,8 @@ export function mountVault(
     fetch: inProcessJwksFetch(deps.keys, jwksUri),
   });
   app.use(vaultProxy(vault, resource));
-  app.use(vaultRoutes(vault, resource).routes());
+  const routes = vaultRoutes(vault, resource).routes();
+  app.use((ctx, next) =>
+    ctx.path.startsWith('/vault/') ? routes(ctx as Parameters<typeof routes>[0], next) : next(),
+  );
 }
