@@ -452,7 +452,16 @@ describe('paths that leave the API base', () => {
     '/x#frag',
   ];
 
+  /** Requests that earlier tests left in flight (slow, aborted) land late: wait until none arrive. */
+  async function settled(listening: Listening): Promise<void> {
+    for (let seen = -1; seen !== listening.requests;) {
+      seen = listening.requests;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   test.each(refused)('%s is refused and the upstream hears nothing', async (path) => {
+    await settled(upstream);
     const before = upstream.requests;
     const response = await callApp(path);
     expect(response.statusCode).toBe(400);
