@@ -71,6 +71,11 @@ async function cookieKeys(store: Store, keyring: Keyring): Promise<string[]> {
   return JSON.parse(keyring.open(stored, 'setting:cookie-keys')) as string[];
 }
 
+/** The path as logged: a one-time connect link carries its token in the path, so it is cut. */
+function loggablePath(path: string): string {
+  return path.startsWith('/vault/connect/') ? '/vault/connect/[redacted]' : path;
+}
+
 function requestContext(logger: Logger) {
   return async function requestContext(ctx: Context, next: Next) {
     const incoming = ctx.get('x-request-id');
@@ -87,7 +92,7 @@ function requestContext(logger: Logger) {
       log.info(
         {
           method: ctx.method,
-          path: ctx.path,
+          path: loggablePath(ctx.path),
           status: ctx.status,
           ms: Math.round((performance.now() - started) * 10) / 10,
         },
