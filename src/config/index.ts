@@ -75,6 +75,8 @@ const environmentSchema = z.object({
    * Set to the number of cores to use them all.
    */
   WORKERS: z.coerce.number().int().min(1).max(256).default(1),
+  /** Bearer token that /metrics (Prometheus) requires; unset (default) turns /metrics off. */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   NODE_ENV: z.string().default('development'),
 });
 
@@ -94,6 +96,7 @@ export interface Config {
   readonly signingAlg: 'RS256' | 'ES256';
   readonly outboundAllowPrivate: boolean;
   readonly workers: number;
+  readonly metricsToken?: string | undefined;
   readonly production: boolean;
   /** Cookies get `Secure` when the issuer is https. */
   readonly secureCookies: boolean;
@@ -133,6 +136,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     signingAlg: env.SIGNING_ALG,
     outboundAllowPrivate: env.OUTBOUND_ALLOW_PRIVATE,
     workers: env.WORKERS,
+    metricsToken: env.METRICS_TOKEN,
     production: env.NODE_ENV === 'production',
     secureCookies: issuer.startsWith('https:'),
   });

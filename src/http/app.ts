@@ -24,6 +24,7 @@ import { createVault, ensureVaultApi, mountVault, type Vault, type VaultOptions 
 import type { Keyring } from '../store/encryption.js';
 import type { Store } from '../store/types.js';
 import { subscribeProviderEvents } from './events.js';
+import { createMetrics } from './metrics.js';
 import { publicDir } from './views.js';
 
 export interface Services {
@@ -222,9 +223,12 @@ export async function createLatchkey(
   });
   const account = accountRoutes({ provider, store, keyring, accounts: services.accounts, throttle });
 
+  const metrics = createMetrics(config.metricsToken);
   app.use(requestContext(logger));
+  app.use(metrics.middleware);
   app.use(securityHeaders);
   app.use(health(store));
+  app.use(metrics.endpoint);
   app.use(staticAssets());
   // Each area's routes only see requests under its prefix: the token endpoint's requests should
   // not pay for matching every page route first.
@@ -232,6 +236,7 @@ export async function createLatchkey(
   app.use(underPrefix('/account', account.routes()));
   app.use(underPrefix('/v1/', resources.routes()));
   const vault = createVault({ store, keyring, issuer: config.issuer, logger }, options.vault);
+  metrics.observeVault(vault.events);
   mountVault(app, vault, { issuer: config.issuer, provider, keys: services.keys });
   app.use(authorizationServerMetadata);
   app.use(async function providerEndpoints(ctx, next) {

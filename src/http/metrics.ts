@@ -1,0 +1,70 @@
+// Prometheus metrics (prom-client): process defaults, requests by route group and status, and vault
+// events. Served at /metrics only when METRICS_TOKEN is set, to callers that present it.
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { VAULT_EVENTS, type VaultEvents } from '../vault/events.js';
+
+/** A coarse label for a path: never ids, codes or tokens (they would explode cardinality, and leak). */
+function routeGroup(path: string): string {
+  const first = path.split('/')[1] ?? '';
+  if (first === '.well-known') return '/.well-known';
+  if (first === 'vault') return `/vault/${path.split('/')[2] ?? ''}`;
+  return `/${first}`;
+}
+
+export interface Metrics {
+  middleware(ctx: Context, next: Next): Promise<void>;
+  endpoint(ctx: Context, next: Next): Promise<void>;
+  observeVault(events: VaultEvents): void;
+}
+
+export function createMetrics(token: string | undefined): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
+  const duration = new Histogram({
+    name: 'latchkey_http_request_duration_seconds',
+    help: 'HTTP request duration by route group, method and status',
+    labelNames: ['route', 'method', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const vaultEvents = new Counter({
+    name: 'latchkey_vault_events_total',
+    help: 'Vault connection events by name',
+    labelNames: ['event'],
+    registers: [registry],
+  });
+  const expected = token ? createHash('sha256').update(token).digest() : undefined;
+
+  return {
+    async middleware(ctx, next) {
+      const end = duration.startTimer();
+      try {
+        await next();
+      } finally {
+        end({ route: routeGroup(ctx.path), method: ctx.method, status: String(ctx.status) });
+      }
+    },
+    async endpoint(ctx, next) {
+      if (ctx.path !== '/metrics' || !expected) return next();
+      const presented = createHash('sha256')
+        .update(/^Bearer (.+)$/.exec(ctx.get('authorization'))?.[1] ?? '')
+        .digest();
+      if (!timingSafeEqual(presented, expected)) {
+        ctx.status = 401;
+        ctx.set('WWW-Authenticate', 'Bearer realm="latchkey-metrics"');
+        ctx.body = {
+          error: 'invalid_token',
+          error_description: 'metrics need the METRICS_TOKEN bearer token',
+        };
+        return;
+      }
+      ctx.type = registry.contentType;
+      ctx.body = await registry.metrics();
+    },
+    observeVault(events) {
+      for (const name of VAULT_EVENTS) events.on(name, () => vaultEvents.inc({ event: name }));
+    },
+  };
+}
