@@ -283,6 +283,33 @@ describe('client credentials, introspection and revocation', () => {
   });
 });
 
+describe('introspection by a resource server', () => {
+  test('the registered resource server of an API may introspect tokens other clients got for it', async () => {
+    const other = await server.latchkey.services.clients.add({
+      name: 'Other Service',
+      grantTypes: ['client_credentials'],
+    });
+    const otherConfig = await discover(server, other.client_id, other.client_secret);
+    const forApi = await oauth.clientCredentialsGrant(otherConfig, {
+      scope: 'read',
+      resource: fixtures.opaqueApi,
+    });
+    // fixtures.service was registered with --resource-server for the opaque API.
+    const resourceServer = await discover(server, fixtures.service.client_id, fixtures.service.client_secret);
+    expect(await oauth.tokenIntrospection(resourceServer, forApi.access_token)).toMatchObject({
+      active: true,
+      client_id: other.client_id,
+      aud: fixtures.opaqueApi,
+    });
+    // A token without that audience (here: no resource at all) stays private to its client.
+    const plain = await oauth.clientCredentialsGrant(otherConfig);
+    expect((await oauth.tokenIntrospection(otherConfig, plain.access_token)).active).toBe(true);
+    const web = await discover(server, fixtures.web.client_id, fixtures.web.client_secret);
+    expect((await oauth.tokenIntrospection(web, forApi.access_token)).active).toBe(false);
+    expect((await oauth.tokenIntrospection(resourceServer, plain.access_token)).active).toBe(false);
+  });
+});
+
 describe('negative cases answer with the exact OAuth error', () => {
   async function freshCode() {
     const config = await discover(server, fixtures.web.client_id, fixtures.web.client_secret);
