@@ -23,9 +23,23 @@ export class BenchChild {
   }
 
   /** Forks dist/bench/server.js for `spec` and resolves once it listens. */
-  static async start(spec: ServerSpec): Promise<BenchChild> {
-    const child = fork(SERVER_SCRIPT, [JSON.stringify(spec)], {
-      env: { ...process.env, NODE_ENV: 'production' },
+  static start(spec: ServerSpec): Promise<BenchChild> {
+    return BenchChild.fork(SERVER_SCRIPT, [JSON.stringify(spec)]);
+  }
+
+  /**
+   * Forks any script that speaks this IPC protocol (it sends 'ready' once it listens, answers
+   * 'cpu-usage' and 'stop'): dist/bench/server.js, or dist/src/main.js with ./cluster-probe.js
+   * preloaded (`execArgv`).
+   */
+  static async fork(
+    script: string,
+    args: string[],
+    options: { env?: NodeJS.ProcessEnv; execArgv?: string[] } = {},
+  ): Promise<BenchChild> {
+    const child = fork(script, args, {
+      env: { ...process.env, NODE_ENV: 'production', ...options.env },
+      ...(options.execArgv ? { execArgv: options.execArgv } : {}),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     try {

@@ -31,6 +31,8 @@ export interface BenchFixtures {
   web: { clientId: string; clientSecret: string; redirectUri: string };
   /** Confidential service: client_credentials for every API, and their resource server. */
   service: { clientId: string; clientSecret: string };
+  /** Latchkey only: an app of the token vault (client_credentials for the built-in vault API). */
+  vaultApp?: { clientId: string; clientSecret: string };
   apis: BenchApis;
 }
 
@@ -42,6 +44,9 @@ export function benchApis(issuer: string): BenchApis {
     users: `${issuer}/v1`,
   };
 }
+
+/** The scopes of Latchkey's built-in vault API (`${issuer}/vault`), all of which the bench app asks for. */
+export const VAULT_SCOPE = 'vault:connect vault:tokens vault:proxy vault:admin';
 
 /** The user API's scopes: the profile claims `/v1/users/me` may release. */
 export const USERS_API_SCOPE = 'profile email';

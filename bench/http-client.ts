@@ -122,13 +122,17 @@ class CookieJar {
 
 export type Navigation = { page: HttpResponse; url: string } | { redirect: string };
 
-/** One browser: its own cookie jar. Stops at the first redirect that leaves the server. */
+/**
+ * One browser: its own cookie jar. Stops at the first redirect that leaves the server (and the
+ * `others` origins it is told to follow too, e.g. the vault's upstream provider). Cookies are kept
+ * by path only: fine while only one of the origins sets any.
+ */
 export class BenchBrowser {
-  readonly #origin: string;
+  readonly #origins: string[];
   readonly #jar = new CookieJar();
 
-  constructor(origin: string) {
-    this.#origin = origin;
+  constructor(origin: string, ...others: string[]) {
+    this.#origins = [origin, ...others];
   }
 
   async navigate(
@@ -154,7 +158,7 @@ export class BenchBrowser {
         return { page: response, url: current };
       }
       current = new URL(location, current).href;
-      if (!current.startsWith(`${this.#origin}/`)) return { redirect: current };
+      if (!this.#origins.some((origin) => current.startsWith(`${origin}/`))) return { redirect: current };
       next = {};
     }
     throw new Error('too many redirects');

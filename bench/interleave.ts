@@ -22,6 +22,10 @@ export interface InterleaveSettings {
   seconds: number;
   /** Unmeasured seconds per subject first (JIT, connection set-up, caches). */
   warmupSeconds: number;
+  /** Length of one subject's turn (default SLICE_SECONDS): shorter gives more pairs in a short run. */
+  sliceSeconds?: number;
+  /** The load of one slice; default autocannon with `connections` (a saturating closed loop). */
+  load?: (url: string, request: LoadRequest, seconds: number) => Promise<LoadRun>;
 }
 
 export async function measureInterleaved(
@@ -29,12 +33,15 @@ export async function measureInterleaved(
   settings: InterleaveSettings,
 ): Promise<Measurement[]> {
   const { connections } = settings;
+  const load =
+    settings.load ??
+    ((url: string, request: LoadRequest, seconds: number) => runLoad(url, request, { connections, seconds }));
   for (const subject of subjects) {
-    await runLoad(subject.url, subject.request, { connections, seconds: settings.warmupSeconds });
+    if (settings.warmupSeconds > 0) await load(subject.url, subject.request, settings.warmupSeconds);
   }
   const runs: LoadRun[][] = subjects.map(() => []);
   const cpu = subjects.map(() => 0);
-  const rounds = Math.max(2, Math.round(settings.seconds / SLICE_SECONDS));
+  const rounds = Math.max(2, Math.round(settings.seconds / (settings.sliceSeconds ?? SLICE_SECONDS)));
   const slice = settings.seconds / rounds;
   for (const subject of subjects) subject.profile?.start();
   for (let round = 0; round < rounds; round++) {
@@ -43,7 +50,7 @@ export async function measureInterleaved(
     for (const index of order) {
       const subject = subjects[index]!;
       const before = await subject.cpuMicros?.();
-      runs[index]!.push(await runLoad(subject.url, subject.request, { connections, seconds: slice }));
+      runs[index]!.push(await load(subject.url, subject.request, slice));
       if (before !== undefined) cpu[index]! += (await subject.cpuMicros!()) - before;
     }
   }

@@ -8,7 +8,11 @@ export type ServerSpec =
       /** oidc records (tokens and grants) to insert before listening */ growthRows: number;
     }
   | { kind: 'reference' }
-  | { kind: 'hello' };
+  | { kind: 'hello' }
+  /** The vault scenario's upstream provider and API (./upstream-server.ts). */
+  | { kind: 'upstream' }
+  /** A bare pass-through proxy to `upstream` (./passthrough-server.ts). */
+  | { kind: 'passthrough'; upstream: string };
 
 export type ToChild =
   | { type: 'profile-start' }

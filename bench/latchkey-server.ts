@@ -103,6 +103,7 @@ async function seedFixtures(latchkey: Latchkey, url: string): Promise<BenchFixtu
     grantTypes: ['client_credentials'],
     resourceServers: [apis.opaque, apis.rs256, apis.es256],
   });
+  const vaultApp = await clients.add({ name: 'Bench Vault App', grantTypes: ['client_credentials'] });
   const api = (identifier: string, scope: string, format: 'jwt' | 'opaque', signingAlg?: 'RS256' | 'ES256') =>
     latchkey.services.apis.add({ identifier, scope, format, signingAlg, ttl: API_TTL_SECONDS });
   await api(apis.opaque, API_SCOPE, 'opaque');
@@ -116,6 +117,7 @@ async function seedFixtures(latchkey: Latchkey, url: string): Promise<BenchFixtu
     password: BENCH_PASSWORD,
     web: { clientId: web.client_id, clientSecret: web.client_secret!, redirectUri: BENCH_CALLBACK },
     service: { clientId: service.client_id, clientSecret: service.client_secret! },
+    vaultApp: { clientId: vaultApp.client_id, clientSecret: vaultApp.client_secret! },
     apis,
   };
 }

@@ -1,7 +1,9 @@
 // Load generation with autocannon's programmatic API, and the figures the report shows. Latencies
 // are collected per response, so that runs split into interleaved parts (see ./interleave.ts) merge
 // into one exact set of percentiles.
+import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
+import { Agent, request as undiciRequest } from 'undici';
 
 export interface LoadRequest {
   method: 'GET' | 'POST';
@@ -88,6 +90,78 @@ export async function runLoad(
   const result = await done;
   run.seconds = (performance.now() - started) / 1000;
   run.errors = result.errors;
+  return run;
+}
+
+export interface PacedSettings {
+  /** Requests started per second, evenly spaced, whether or not earlier ones have answered. */
+  rate: number;
+  seconds: number;
+}
+
+/** More than this many requests waiting means the target cannot keep up with the rate. */
+const PACED_MAX_IN_FLIGHT = 64;
+const pacedDispatcher = new Agent({ keepAliveTimeout: 30_000, connections: PACED_MAX_IN_FLIGHT });
+
+/**
+ * An open-loop load at a fixed rate: the request is started every 1/rate seconds (on a keep-alive
+ * pool), so two targets given the same rate get the same load, and a latency is a service time
+ * plus whatever queueing that load causes, not the queue a saturating closed loop builds up. A
+ * request that would exceed PACED_MAX_IN_FLIGHT is not sent and counts as an error (overload).
+ */
+export async function runPaced(
+  baseUrl: string,
+  request: LoadRequest,
+  settings: PacedSettings,
+): Promise<LoadRun> {
+  const run: LoadRun = { seconds: 0, ok: 0, non2xx: 0, errors: 0, latencies: [], statuses: {} };
+  const url = `${baseUrl}${request.path}`;
+  const interval = 1000 / settings.rate;
+  const inFlight = new Set<Promise<void>>();
+  let sent = 0;
+  const fire = () => {
+    const body = request.body ?? request.bodies?.[sent % request.bodies.length];
+    const started = performance.now();
+    const pending = undiciRequest(url, {
+      method: request.method,
+      headers: request.headers,
+      ...(body !== undefined ? { body } : {}),
+      dispatcher: pacedDispatcher,
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    })
+      .then(async (response) => {
+        await response.body.dump();
+        const status = response.statusCode;
+        run.statuses[status] = (run.statuses[status] ?? 0) + 1;
+        if (status >= 200 && status < 300) {
+          run.ok++;
+          run.latencies.push(performance.now() - started);
+        } else {
+          run.non2xx++;
+        }
+      })
+      .catch(() => {
+        run.errors++;
+      })
+      .finally(() => inFlight.delete(pending));
+    inFlight.add(pending);
+  };
+  const started = performance.now();
+  const end = started + settings.seconds * 1000;
+  for (let now = started; now < end; now = performance.now()) {
+    const due = Math.min(
+      Math.floor((now - started) / interval) + 1,
+      Math.ceil(settings.seconds * settings.rate),
+    );
+    for (; sent < due; sent++) {
+      if (inFlight.size < PACED_MAX_IN_FLIGHT) fire();
+      else run.errors++;
+    }
+    await sleep(Math.max(0, started + sent * interval - performance.now()));
+  }
+  await Promise.all(inFlight);
+  run.seconds = (performance.now() - started) / 1000;
   return run;
 }
 

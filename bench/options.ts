@@ -11,6 +11,8 @@ export const SCENARIO_IDS = [
   'me-jwt',
   'me-opaque',
   'browser',
+  'vault',
+  'cluster',
   'growth',
   'ceilings',
 ] as const;
@@ -24,12 +26,15 @@ const GROUPS: Record<string, ScenarioId[]> = {
   '3': ['introspect'],
   '4': ['me-jwt', 'me-opaque'],
   '5': ['browser'],
+  '6': ['vault'],
   '7': ['growth'],
 };
 
 export interface BenchOptions {
   /** Measured seconds per scenario and side. */
   duration: number;
+  /** Measured seconds per side for the vault and cluster scenarios (--quick: 1 unless --duration). */
+  shortDuration: number;
   warmup: number;
   connections: number;
   scenarios: Set<ScenarioId>;
@@ -43,10 +48,11 @@ export interface BenchOptions {
 }
 
 export const USAGE = `usage: npm run bench -- [options]
-  --duration=SECONDS     measured seconds per scenario and server (default 5; --quick 1.5)
+  --duration=SECONDS     measured seconds per scenario and server (default 5; --quick 1.5, and 1
+                         for vault and cluster)
   --connections=N        concurrent connections, and browser-flow workers (default 10)
-  --scenarios=LIST       comma list of ${SCENARIO_IDS.join(', ')}, or group numbers 0,1,2,3,4,5,7
-                         (default: all)
+  --scenarios=LIST       comma list of scenario ids or group numbers 0-7 (6: vault); default all:
+                         ${SCENARIO_IDS.join(', ')}
   --growth=N,N,...       stored tokens and grants for the growth rows (default 1000,100000;
                          skipped with --quick unless given; e.g. --growth=1000,1000000)
   --quick                the whole run in under a minute
@@ -89,6 +95,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
     .map((value) => Math.round(positive('growth', value)));
   return {
     duration,
+    shortDuration: quick && values.duration === undefined ? 1 : duration,
     warmup: quick ? 0.3 : Math.min(2, Math.max(0.5, duration / 5)),
     connections,
     scenarios,

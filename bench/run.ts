@@ -8,6 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { measureBrowserFlows } from './browser-flow.js';
 import { measureCeilings } from './ceilings.js';
 import { BenchChild } from './child-process.js';
+import {
+  measureCluster,
+  seedClusterDatabase,
+  startClusterServers,
+  type ClusterSeed,
+  type ClusterSetup,
+} from './cluster.js';
 import { measureInterleaved, type InterleaveSettings } from './interleave.js';
 import { pairedRatio, type LoadRequest } from './load.js';
 import { parseOptions, type BenchOptions } from './options.js';
@@ -15,6 +22,7 @@ import { Profiles } from './profiles.js';
 import { renderResults, type BenchResults, type ComparisonRow, type GrowthRow } from './report.js';
 import { checkOnce, GROWTH_SCENARIO_IDS, HTTP_SCENARIOS, type HttpScenario, type Side } from './scenarios.js';
 import { mintTokens, prepareTarget, type PreparedTarget } from './targets.js';
+import { measureVault, startVaultServers, type VaultSetup } from './vault.js';
 
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results.md', import.meta.url));
 
@@ -110,13 +118,22 @@ async function compareScenario(
   return row;
 }
 
-async function runReferenceComparison(options: BenchOptions, profiles: Profiles): Promise<ComparisonRow[]> {
+/**
+ * Scenarios (0)–(4). `alongside` is boot-time work of a later phase (no server, no load) that runs
+ * beside these servers' boot and is waited for before the first measurement.
+ */
+async function runReferenceComparison(
+  options: BenchOptions,
+  profiles: Profiles,
+  alongside: Promise<unknown>,
+): Promise<ComparisonRow[]> {
   const selected = HTTP_SCENARIOS.filter((scenario) => options.scenarios.has(scenario.id as never));
   if (selected.length === 0) return [];
   log('starting Latchkey and the reference');
   const [ours, reference] = await Promise.all([
     startServer({ kind: 'latchkey', growthRows: 0 }, true),
     startServer({ kind: 'reference' }, false),
+    alongside,
   ]);
   try {
     const rows: ComparisonRow[] = [];
@@ -151,6 +168,96 @@ async function runBrowserFlows(options: BenchOptions, profiles: Profiles): Promi
     return flows;
   } finally {
     await ours.child.stop();
+  }
+}
+
+const failure = (error: unknown) =>
+  `error: ${(error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').slice(0, 300)}`;
+
+/**
+ * Scenario (6), the vault, and the cluster scenario. Their servers (Latchkey and the upstream;
+ * main.js seeded by the CLI, with WORKERS=1 and 2) boot together, before either is measured, so
+ * that no boot runs beside a measurement; the cluster's servers sit idle during the vault's, and
+ * the vault's are gone before the cluster's are measured.
+ */
+async function runVaultAndCluster(
+  options: BenchOptions,
+  profiles: Profiles,
+  clusterSeed: Promise<PromiseSettledResult<ClusterSeed>> | undefined,
+): Promise<Pick<BenchResults, 'vault' | 'cluster'>> {
+  const wantVault = options.scenarios.has('vault');
+  const wantCluster = options.scenarios.has('cluster');
+  if (!wantVault && !wantCluster) return {};
+  log(
+    `starting ${[wantVault && 'the vault', wantCluster && 'main.js with WORKERS=1 and 2'].filter(Boolean).join(' and ')}`,
+  );
+  const [vaultSetup, clusterSetup] = await Promise.allSettled([
+    wantVault ? startVaultServers() : undefined,
+    wantCluster && clusterSeed
+      ? clusterSeed.then((seed) =>
+          seed.status === 'fulfilled' ? startClusterServers(seed.value, [1, 2]) : Promise.reject(seed.reason),
+        )
+      : undefined,
+  ]);
+  log('vault and cluster servers ready');
+  const settings: InterleaveSettings = { ...settingsOf(options), seconds: options.shortDuration };
+  return {
+    ...(wantVault ? { vault: await runVault(vaultSetup, settings, profiles) } : {}),
+    ...(wantCluster ? { cluster: await runCluster(clusterSetup, settings) } : {}),
+  };
+}
+
+/** Measures (6) on its servers, then stops them, whatever happened. */
+async function runVault(
+  setup: PromiseSettledResult<VaultSetup | undefined>,
+  settings: InterleaveSettings,
+  profiles: Profiles,
+): Promise<NonNullable<BenchResults['vault']>> {
+  if (setup.status === 'rejected' || !setup.value) {
+    const outcome = failure(setup.status === 'rejected' ? setup.reason : 'not started');
+    log(`vault: ${outcome}`);
+    return { outcome };
+  }
+  try {
+    const vault = await measureVault(setup.value, settings, profiles);
+    log(
+      `vault: token API ${Math.round(vault.token.rps)} req/s; proxy ${Math.round(vault.proxy.rps)} vs direct ` +
+        `${Math.round(vault.direct.rps)} req/s (${pairedRatio(vault.proxy, vault.direct).toFixed(2)}×; ` +
+        `pass-through ${Math.round(vault.passthrough.rps)}); at ${vault.paced.rate} req/s p50 ` +
+        `${vault.paced.proxy.p50.toFixed(2)} vs ${vault.paced.direct.p50.toFixed(2)} ms`,
+    );
+    return vault;
+  } catch (error) {
+    log(`vault: ${failure(error)}`);
+    return { outcome: failure(error) };
+  } finally {
+    await setup.value.stop();
+  }
+}
+
+/** Measures the cluster scenario on its servers, then stops them, whatever happened. */
+async function runCluster(
+  setup: PromiseSettledResult<ClusterSetup | undefined>,
+  settings: InterleaveSettings,
+): Promise<NonNullable<BenchResults['cluster']>> {
+  if (setup.status === 'rejected' || !setup.value) {
+    const outcome = failure(setup.status === 'rejected' ? setup.reason : 'not started');
+    log(`cluster: ${outcome}`);
+    return { outcome };
+  }
+  try {
+    const cluster = await measureCluster(setup.value, settings);
+    const [one, two] = cluster.levels;
+    log(
+      `cluster: ${cluster.levels.map((level) => `WORKERS=${level.workers} ${Math.round(level.measured.rps)} req/s`).join(', ')}` +
+        (one && two ? ` (${pairedRatio(two.measured, one.measured).toFixed(2)}×)` : ''),
+    );
+    return cluster;
+  } catch (error) {
+    log(`cluster: ${failure(error)}`);
+    return { outcome: failure(error) };
+  } finally {
+    await setup.value.stop();
   }
 }
 
@@ -211,8 +318,27 @@ async function runGrowth(
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), DEFAULT_OUT);
   const profiles = new Profiles(options.profile);
-  const comparisons = await runReferenceComparison(options, profiles);
+  // The cluster scenario's CLI seeding needs no server: it runs beside the first phase's boot.
+  const clusterSeed = options.scenarios.has('cluster')
+    ? Promise.allSettled([seedClusterDatabase()]).then(([outcome]) => outcome!)
+    : undefined;
+  try {
+    await run(options, profiles, clusterSeed);
+  } finally {
+    // Removed with the cluster's servers normally; here when that phase never came.
+    const seed = await clusterSeed;
+    if (seed?.status === 'fulfilled') seed.value.remove();
+  }
+}
+
+async function run(
+  options: BenchOptions,
+  profiles: Profiles,
+  clusterSeed: Promise<PromiseSettledResult<ClusterSeed>> | undefined,
+): Promise<void> {
+  const comparisons = await runReferenceComparison(options, profiles, clusterSeed ?? Promise.resolve());
   const browser = await runBrowserFlows(options, profiles);
+  const { vault, cluster } = await runVaultAndCluster(options, profiles, clusterSeed);
   const { growth, seeding } = await runGrowth(options, profiles);
   let ceilings: BenchResults['ceilings'];
   if (options.scenarios.has('ceilings')) {
@@ -225,10 +351,14 @@ async function main(): Promise<void> {
     cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
     cores: cpus().length,
     settings:
-      `${options.duration} s per scenario and server (after ${options.warmup} s warm-up), ` +
+      `${options.duration} s per scenario and server` +
+      (options.shortDuration !== options.duration ? ` (vault, cluster: ${options.shortDuration} s)` : '') +
+      ` after ${options.warmup} s warm-up, ` +
       `${options.connections} connections${options.quick ? ', --quick' : ''}`,
     comparisons,
     ...(browser ? { browser } : {}),
+    ...(vault ? { vault } : {}),
+    ...(cluster ? { cluster } : {}),
     growthLevels: options.growth,
     growth,
     seeding,

@@ -6,7 +6,9 @@ import { CpuProfiler } from './cpu-profiler.js';
 import { startHelloServer } from './hello-server.js';
 import type { FromChild, ServerSpec, ToChild } from './ipc.js';
 import { startLatchkeyBench } from './latchkey-server.js';
+import { startPassthroughBench } from './passthrough-server.js';
 import { startReferenceBench } from './reference-server.js';
+import { startUpstreamBench } from './upstream-server.js';
 
 function send(message: FromChild): void {
   process.send?.(message);
@@ -26,6 +28,16 @@ async function boot(spec: ServerSpec) {
     }
     case 'hello': {
       const server = await startHelloServer();
+      send({ type: 'ready', url: server.url });
+      return server;
+    }
+    case 'upstream': {
+      const server = await startUpstreamBench();
+      send({ type: 'ready', url: server.url });
+      return server;
+    }
+    case 'passthrough': {
+      const server = await startPassthroughBench(spec.upstream);
       send({ type: 'ready', url: server.url });
       return server;
     }

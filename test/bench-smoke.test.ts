@@ -1,12 +1,15 @@
 // Smoke test of the benchmark's pieces (bench/): a seeded Latchkey and the reference boot, a browser
-// flow goes through, and a one-second load of one scenario gets only 2xx answers. The benchmark
+// flow goes through, a one-second load of one scenario gets only 2xx answers, and the vault
+// scenario connects its end user and gets answers from the token API and the proxy. The benchmark
 // itself (`npm run bench`) is not part of npm test.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { startLatchkeyBench, type LatchkeyBenchServer } from '../bench/latchkey-server.js';
-import { runLoad } from '../bench/load.js';
+import { runLoad, runPaced } from '../bench/load.js';
 import { startReferenceBench, type ReferenceBenchServer } from '../bench/reference-server.js';
 import { checkOnce, HTTP_SCENARIOS } from '../bench/scenarios.js';
 import { mintTokens, prepareTarget } from '../bench/targets.js';
+import { startUpstreamBench } from '../bench/upstream-server.js';
+import { connectVault, expectHello, expectToken } from '../bench/vault.js';
 
 let latchkey: LatchkeyBenchServer;
 let reference: ReferenceBenchServer;
@@ -55,5 +58,23 @@ test('an ES256 API gets ES256 JWT access tokens on both servers', async () => {
   ] as const) {
     const target = await prepareTarget(server.fixtures, false);
     expect(await checkOnce(target.url, es256.request(target, side, {}), es256.check)).toBeUndefined();
+  }
+});
+
+test('the vault scenario connects its end user over HTTP; the token API and the proxy answer', async () => {
+  const upstream = await startUpstreamBench();
+  try {
+    const vault = await connectVault(latchkey, upstream.url);
+    const token = (response: { text: string }) => expectToken(response.text);
+    const hello = (response: { text: string }) => expectHello(response.text);
+    expect(await checkOnce(latchkey.url, vault.tokenRequest, token)).toBeUndefined();
+    expect(await checkOnce(latchkey.url, vault.proxyRequest, hello)).toBeUndefined();
+    expect(await checkOnce(upstream.url, vault.directRequest, hello)).toBeUndefined();
+
+    const paced = await runPaced(latchkey.url, vault.proxyRequest, { rate: 100, seconds: 0.3 });
+    expect(paced.ok).toBeGreaterThanOrEqual(25);
+    expect(paced.non2xx + paced.errors).toBe(0);
+  } finally {
+    await upstream.close();
   }
 });
