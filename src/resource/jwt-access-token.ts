@@ -10,6 +10,8 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { IssuerDiscovery, FetchFunction } from './discovery.js';
 import { invalidToken, upstreamUnavailable, ResourceError } from './errors.js';
 import type { VerifiedToken } from './types.js';
@@ -35,6 +37,12 @@ export interface JwtVerifierOptions {
   fetch: FetchFunction;
   discovery: IssuerDiscovery;
 }
+
+/**
+ * Verified tokens are remembered (by hash) for up to a minute and never past their expiry: a JWT
+ * that verified once verifies again, and the signature check is most of a request's cost.
+ */
+const VERIFIED_CACHE_MS = 60_000;
 
 /** The key set failed to load: an outage of the issuer, not a fault of the token. */
 class KeySetUnavailable extends Error {
@@ -114,6 +122,7 @@ export function verifiedJwt(payload: JWTPayload): VerifiedToken {
 export class JwtAccessTokenVerifier {
   readonly #options: JwtVerifierOptions;
   #remote: Promise<JWTVerifyGetKey> | undefined;
+  readonly #verified = new LRUCache<string, VerifiedToken>({ max: 10_000 });
 
   constructor(options: JwtVerifierOptions) {
     this.#options = options;
@@ -153,6 +162,16 @@ export class JwtAccessTokenVerifier {
   }
 
   async verify(token: string): Promise<VerifiedToken> {
+    const cacheKey = createHash('sha256').update(token).digest('base64url');
+    const remembered = this.#verified.get(cacheKey);
+    if (remembered) return remembered;
+    const verified = await this.#verifyNow(token);
+    const lifetime = Math.min(VERIFIED_CACHE_MS, verified.expiresAt.getTime() - Date.now());
+    if (lifetime > 0) this.#verified.set(cacheKey, verified, { ttl: lifetime });
+    return verified;
+  }
+
+  async #verifyNow(token: string): Promise<VerifiedToken> {
     const { issuer, algorithms, clockTolerance } = this.#options;
     // A token from another issuer is refused before its kid can make us refetch our key set.
     let unverified: JWTPayload;
