@@ -68,8 +68,10 @@ export function proxyRequest(vault: Vault) {
       if (!ctx.res.writableFinished) aborted.abort();
     });
     const send = async (force: boolean) => {
+      // The integration just read goes along: the broker need not read it again.
       const { tokens } = await vault.broker.freshToken(appId, target.integrationKey, target.endUserId, {
         force,
+        integration,
       });
       return vault.proxy.forward({
         method: ctx.method,

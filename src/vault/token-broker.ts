@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Keyring } from '../store/encryption.js';
-import type { Store, VaultConnectionRecord } from '../store/types.js';
+import type { Store, VaultConnectionRecord, VaultIntegrationRecord } from '../store/types.js';
 import { expiryOf, openTokens, sealTokens } from './connections.js';
 import type { VaultEvents } from './events.js';
 import type { IntegrationService } from './integrations.js';
@@ -69,9 +69,10 @@ export class TokenBroker {
     appId: string,
     integrationKey: string,
     endUserId: string,
-    options: { force?: boolean } = {},
+    /** `integration`: the caller's copy, when it has just read it (the proxy does). */
+    options: { force?: boolean; integration?: VaultIntegrationRecord } = {},
   ): Promise<FreshToken> {
-    const integration = await this.#integrations.get(appId, integrationKey);
+    const integration = options.integration ?? (await this.#integrations.get(appId, integrationKey));
     const margin = (this.#integrations.definitionOf(integration).refreshMargin ?? this.#defaultMargin) * 1000;
     const connection = await this.#read(appId, integrationKey, endUserId);
     assertUsable(connection);
