@@ -31,7 +31,6 @@ export interface ClientRegistration {
   /** API identifiers whose tokens this client may introspect (it is their resource server). */
   resourceServers?: string[] | undefined;
   backchannelLogoutUri?: string | undefined;
-  /** Validates metadata as oidc-provider would (throws with the metadata error). */
 }
 
 /** The client as shown to an admin: metadata, plus the secret only right after it was made. */

@@ -1,12 +1,12 @@
 // AuthorizationProvider: the oidc-provider configuration. Everything protocol-shaped is the
 // library's; this file only says which features are on and where our data comes from.
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type Configuration } from 'oidc-provider';
 import type { Config } from '../config/index.js';
 import { createAdapterFactory } from '../store/oidc-adapter.js';
 import type { Keyring } from '../store/encryption.js';
 import type { Store } from '../store/types.js';
 import { renderView } from '../http/views.js';
-import { claimsForScope, type AccountService } from './accounts.js';
+import { claimsForScope, SCOPE_CLAIMS, type AccountService } from './accounts.js';
 import type { ApiService } from './apis.js';
 import type { ClientService } from './clients.js';
 
@@ -55,11 +55,7 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
       names: { session: 'latchkey.session', interaction: 'latchkey.interaction', resume: 'latchkey.resume' },
     },
-    claims: {
-      openid: ['sub'],
-      profile: ['name', 'updated_at'],
-      email: ['email', 'email_verified'],
-    },
+    claims: Object.fromEntries(Object.entries(SCOPE_CLAIMS).map(([scope, claims]) => [scope, [...claims]])),
     scopes: ['openid', 'offline_access', 'profile', 'email'],
     responseTypes: ['code'],
     clientDefaults: {
@@ -261,5 +257,3 @@ export function createAuthorizationProvider(deps: ProviderDependencies): Provide
   provider.proxy = deps.config.trustProxy;
   return provider;
 }
-
-export type { KoaContextWithOIDC };

@@ -62,8 +62,6 @@ const environmentSchema = z.object({
     .default(14 * 24 * 3600),
   /** Require PKCE for confidential clients too (always required for public ones). Default false. */
   PKCE_REQUIRED_FOR_ALL: booleanString.default(false),
-  /** Algorithm of newly generated signing keys: RS256 (default) or ES256. */
-  SIGNING_ALG: z.enum(['RS256', 'ES256']).default('RS256'),
   /**
    * Let the server's own outgoing calls (back-channel logout) reach loopback and other special-use
    * addresses. oidc-provider refuses them by default to prevent SSRF; enable only in development,
@@ -77,7 +75,6 @@ const environmentSchema = z.object({
   WORKERS: z.coerce.number().int().min(1).max(256).default(1),
   /** Bearer token that /metrics (Prometheus) requires; unset (default) turns /metrics off. */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  NODE_ENV: z.string().default('development'),
 });
 
 export interface Config {
@@ -93,13 +90,9 @@ export interface Config {
   readonly accessTokenTtl: number;
   readonly refreshTokenTtl: number;
   readonly pkceRequiredForAll: boolean;
-  readonly signingAlg: 'RS256' | 'ES256';
   readonly outboundAllowPrivate: boolean;
   readonly workers: number;
   readonly metricsToken?: string | undefined;
-  readonly production: boolean;
-  /** Cookies get `Secure` when the issuer is https. */
-  readonly secureCookies: boolean;
 }
 
 /** Reads the configuration from an environment (process.env by default). Throws ConfigError. */
@@ -133,12 +126,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     accessTokenTtl: env.ACCESS_TOKEN_TTL,
     refreshTokenTtl: env.REFRESH_TOKEN_TTL,
     pkceRequiredForAll: env.PKCE_REQUIRED_FOR_ALL,
-    signingAlg: env.SIGNING_ALG,
     outboundAllowPrivate: env.OUTBOUND_ALLOW_PRIVATE,
     workers: env.WORKERS,
     metricsToken: env.METRICS_TOKEN,
-    production: env.NODE_ENV === 'production',
-    secureCookies: issuer.startsWith('https:'),
   });
 }
 

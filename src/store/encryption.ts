@@ -83,10 +83,4 @@ export class Keyring {
       throw new DecryptionError('sealed value failed authentication');
     }
   }
-
-  /** The key id a sealed value was made with (for re-encryption after rotation). */
-  static keyIdOfSealed(sealed: string): string | undefined {
-    const parts = sealed.split('.');
-    return parts.length === 5 && parts[0] === PREFIX ? parts[1] : undefined;
-  }
 }

@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import compose from 'koa-compose';
 import type { Context, Middleware, Next } from 'koa';
 import { z } from 'zod';
+import { publicError } from '../http/errors.js';
 import { jsonBody } from '../http/request-body.js';
 import { renderView } from '../http/views.js';
 import { requireToken } from '../resource/koa.js';
@@ -73,22 +74,14 @@ async function vaultErrors(ctx: Context, next: Next) {
       ctx.body = { error: error.code, code: error.code, error_description: error.message };
       return;
     }
-    const shaped = error as { status?: number; expose?: boolean; error?: string; error_description?: string };
-    if (shaped.expose && shaped.status && shaped.status < 500) {
-      ctx.status = shaped.status;
-      ctx.body = {
-        error: shaped.error ?? 'invalid_request',
-        code: 'invalid_request',
-        error_description: shaped.error_description ?? 'invalid request',
-      };
-      return;
-    }
-    ctx.state.log?.error({ err: error }, 'vault request failed');
-    ctx.status = 500;
+    // Anything else (an unreadable body, a bug) takes the shared public shape; 5xx hide details.
+    const out = publicError(error);
+    if (out.status >= 500) ctx.state.log?.error({ err: error }, 'vault request failed');
+    ctx.status = out.status;
     ctx.body = {
-      error: 'server_error',
-      code: 'server_error',
-      error_description: 'An unexpected error occurred.',
+      error: out.error,
+      code: out.status >= 500 ? 'server_error' : 'invalid_request',
+      error_description: out.error_description,
     };
   }
 }
