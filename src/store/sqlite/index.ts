@@ -2,6 +2,7 @@
 // processes on one machine can share it. Every statement is prepared once, when the store opens.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { ExportEntry, Store } from '../types.js';
+import { StatementBatch } from './batch.js';
 import { SqliteAccountStore, SqliteApiStore, SqliteClientStore, SqliteSigningKeyStore } from './entities.js';
 import { SqliteOidcRecordStore } from './oidc-records.js';
 import { openDatabase } from './schema.js';
@@ -28,12 +29,14 @@ class SqliteStore implements Store {
   readonly vaultIntegrations: SqliteVaultIntegrationStore;
   readonly vaultConnections: SqliteVaultConnectionStore;
   readonly #db: DatabaseSync;
+  readonly #batch: StatementBatch;
   readonly #ping: StatementSync;
   readonly #purgeTimer: NodeJS.Timeout;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
-    this.oidc = new SqliteOidcRecordStore(db);
+    this.#batch = new StatementBatch(db);
+    this.oidc = new SqliteOidcRecordStore(db, this.#batch);
     this.clients = new SqliteClientStore(db);
     this.accounts = new SqliteAccountStore(db);
     this.apis = new SqliteApiStore(db);
@@ -100,7 +103,9 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     clearInterval(this.#purgeTimer);
-    if (this.#db.isOpen) this.#db.close();
+    if (!this.#db.isOpen) return;
+    this.#batch.flush();
+    this.#db.close();
   }
 
   #purgeInBackground(): void {

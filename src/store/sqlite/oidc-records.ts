@@ -2,6 +2,7 @@
 // adapter above has already hashed the ids and sealed the payloads; rows hold them as given.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { ExportEntry, OidcRecord, OidcRecordStore } from '../types.js';
+import type { StatementBatch } from './batch.js';
 import { importedRecord, nullable } from './support.js';
 
 type OidcRow = {
@@ -23,6 +24,7 @@ const LIVE = '(expires_at IS NULL OR expires_at > :now)';
 
 export class SqliteOidcRecordStore implements OidcRecordStore {
   readonly #db: DatabaseSync;
+  readonly #batch: StatementBatch;
   readonly #upsert: StatementSync;
   readonly #find: StatementSync;
   readonly #findByUid: StatementSync;
@@ -34,8 +36,10 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
   readonly #count: StatementSync;
   readonly #purge: StatementSync;
 
-  constructor(db: DatabaseSync) {
+  /** The hot-path operations (everything oidc-provider calls) go through `batch` (group commit). */
+  constructor(db: DatabaseSync, batch: StatementBatch) {
     this.#db = db;
+    this.#batch = batch;
     // Upsert replaces every column, so nothing of the old record survives (as the interface says).
     this.#upsert = db.prepare(
       `INSERT INTO oidc_records (${COLUMNS})
@@ -68,8 +72,8 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
     this.#purge = db.prepare('DELETE FROM oidc_records WHERE expires_at <= :now');
   }
 
-  async upsert(record: OidcRecord): Promise<void> {
-    this.#upsert.run({
+  upsert(record: OidcRecord): Promise<void> {
+    const values = {
       model: record.model,
       key: record.key,
       payload: record.payload,
@@ -79,39 +83,52 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
       expires_at: nullable(record.expiresAt),
       consumed_at: nullable(record.consumedAt),
       account_id: nullable(record.accountId),
+    };
+    return this.#batch.write(() => {
+      this.#upsert.run(values);
     });
   }
 
-  async find(model: string, key: string): Promise<OidcRecord | undefined> {
-    return fromRow(this.#find.get({ model, key, now: Date.now() }) as OidcRow | undefined);
-  }
-
-  async findByUid(model: string, uid: string): Promise<OidcRecord | undefined> {
-    return fromRow(this.#findByUid.get({ model, uid, now: Date.now() }) as OidcRow | undefined);
-  }
-
-  async findByUserCode(model: string, userCode: string): Promise<OidcRecord | undefined> {
-    return fromRow(
-      this.#findByUserCode.get({ model, user_code: userCode, now: Date.now() }) as OidcRow | undefined,
+  find(model: string, key: string): Promise<OidcRecord | undefined> {
+    return this.#batch.read(() =>
+      fromRow(this.#find.get({ model, key, now: Date.now() }) as OidcRow | undefined),
     );
   }
 
-  async findByAccountId(model: string, accountId: string): Promise<OidcRecord[]> {
-    return (this.#findByAccountId.all({ model, account_id: accountId, now: Date.now() }) as OidcRow[]).map(
-      (row) => fromRow(row)!,
+  findByUid(model: string, uid: string): Promise<OidcRecord | undefined> {
+    return this.#batch.read(() =>
+      fromRow(this.#findByUid.get({ model, uid, now: Date.now() }) as OidcRow | undefined),
     );
   }
 
-  async consume(model: string, key: string, at: number): Promise<boolean> {
-    return this.#consume.run({ model, key, at, now: Date.now() }).changes === 1;
+  findByUserCode(model: string, userCode: string): Promise<OidcRecord | undefined> {
+    return this.#batch.read(() =>
+      fromRow(this.#findByUserCode.get({ model, user_code: userCode, now: Date.now() }) as OidcRow | undefined),
+    );
   }
 
-  async destroy(model: string, key: string): Promise<void> {
-    this.#destroy.run({ model, key });
+  findByAccountId(model: string, accountId: string): Promise<OidcRecord[]> {
+    return this.#batch.read(() =>
+      (this.#findByAccountId.all({ model, account_id: accountId, now: Date.now() }) as OidcRow[]).map(
+        (row) => fromRow(row)!,
+      ),
+    );
   }
 
-  async revokeByGrantId(grantId: string): Promise<void> {
-    this.#revokeByGrantId.run({ grant_id: grantId });
+  consume(model: string, key: string, at: number): Promise<boolean> {
+    return this.#batch.write(() => this.#consume.run({ model, key, at, now: Date.now() }).changes === 1);
+  }
+
+  destroy(model: string, key: string): Promise<void> {
+    return this.#batch.write(() => {
+      this.#destroy.run({ model, key });
+    });
+  }
+
+  revokeByGrantId(grantId: string): Promise<void> {
+    return this.#batch.write(() => {
+      this.#revokeByGrantId.run({ grant_id: grantId });
+    });
   }
 
   async count(model: string): Promise<number> {
