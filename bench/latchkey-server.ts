@@ -49,7 +49,7 @@ export async function startLatchkeyBench(
     LOG_LEVEL: 'silent',
   });
   const keyring = loadKeyring(config);
-  const store = await openStore(config);
+  const store = await openStore(config, { backgroundCheckpoints: true });
   const latchkey = await createLatchkey(config, store, keyring, {
     logger: pino({ level: 'silent' }),
     keyReloadIntervalMs: 0,

@@ -48,7 +48,7 @@ async function main() {
   for (const warning of configWarnings(config)) logger.warn(warning);
   let store;
   try {
-    store = await openStore(config);
+    store = await openStore(config, { backgroundCheckpoints: true });
   } catch (error) {
     process.stderr.write(`latchkey: ${(error as Error).message.split('\n')[0]}\n`);
     process.exit(1);

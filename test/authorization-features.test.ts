@@ -201,7 +201,31 @@ describe('login throttling and page security', () => {
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
     expect(page.headers.get('cache-control')).toContain('no-store');
     expect(page.headers.get('x-request-id')).toBeTruthy();
+    expect(page.headers.get('content-security-policy')).toContain("style-src 'self'");
+    expect(page.headers.get('cross-origin-opener-policy')).toBe('same-origin');
     const css = await fetch(`${server.url}/assets/latchkey.css`);
     expect(css.headers.get('content-type')).toContain('text/css');
+  });
+
+  test('JSON endpoints carry the API set of security headers: nothing may load, frame or sniff them', async () => {
+    for (const path of [
+      '/jwks',
+      '/.well-known/openid-configuration',
+      '/token',
+      '/v1/users/me',
+      '/vault/providers',
+    ]) {
+      const response = await fetch(`${server.url}${path}`, { method: path === '/token' ? 'POST' : 'GET' });
+      expect(response.headers.get('content-type')).toMatch(/^application\/(jwk-set\+)?json/);
+      expect(response.headers.get('content-security-policy')).toBe(
+        "default-src 'none';frame-ancestors 'none'",
+      );
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('x-frame-options')).toBe('DENY');
+      expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(response.headers.get('strict-transport-security')).toContain('max-age=');
+      // Document-only headers are left to pages.
+      expect(response.headers.get('cross-origin-opener-policy')).toBeNull();
+    }
   });
 });

@@ -16,6 +16,9 @@ afterAll(async () => {
 test('metrics need the token and count requests by route group, never by id', async () => {
   await fetch(`${server.url}/.well-known/openid-configuration`);
   await fetch(`${server.url}/interaction/some-secret-looking-uid`);
+  // Unknown paths share one series, whatever their first segment: no series per path sent.
+  await fetch(`${server.url}/made-up-path-one`);
+  await fetch(`${server.url}/vault/made-up-two`);
   expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
   expect((await fetch(`${server.url}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(
     401,
@@ -28,6 +31,9 @@ test('metrics need the token and count requests by route group, never by id', as
   );
   expect(text).toContain('route="/interaction"');
   expect(text).not.toContain('some-secret-looking-uid');
+  expect(text).toContain('route="other",method="GET",status="404"');
+  expect(text).toContain('route="/vault/other"');
+  expect(text).not.toMatch(/made-up/);
   expect(text).toContain('latchkey_process_cpu_user_seconds_total');
 });
 

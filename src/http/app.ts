@@ -4,7 +4,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Koa, { type Context, type Next } from 'koa';
-import helmet from 'koa-helmet';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
@@ -25,6 +24,7 @@ import type { Keyring } from '../store/encryption.js';
 import type { Store } from '../store/types.js';
 import { subscribeProviderEvents } from './events.js';
 import { createMetrics } from './metrics.js';
+import { securityHeaders } from './security-headers.js';
 import { publicDir } from './views.js';
 
 export interface Services {
@@ -77,21 +77,37 @@ function loggablePath(path: string): string {
   return path.startsWith('/vault/connect/') ? '/vault/connect/[redacted]' : path;
 }
 
+/** `ctx.state` of every request: its id, and a logger bound to it. */
+class RequestState {
+  readonly requestId: string;
+  readonly #logger: Logger;
+  #log: Logger | undefined;
+
+  constructor(logger: Logger, requestId: string) {
+    this.#logger = logger;
+    this.requestId = requestId;
+  }
+
+  /** Made when a handler first logs: most requests only ever write the access line. */
+  get log(): Logger {
+    return (this.#log ??= this.#logger.child({ requestId: this.requestId }));
+  }
+}
+
 function requestContext(logger: Logger) {
   return async function requestContext(ctx: Context, next: Next) {
     const incoming = ctx.get('x-request-id');
     const requestId = /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
-    ctx.state.requestId = requestId;
+    ctx.state = new RequestState(logger, requestId);
     ctx.set('X-Request-Id', requestId);
-    const log = logger.child({ requestId });
-    ctx.state.log = log;
     const started = performance.now();
     try {
       await next();
     } finally {
       // The path only: query strings carry codes, tokens and state.
-      log.info(
+      logger.info(
         {
+          requestId,
           method: ctx.method,
           path: loggablePath(ctx.path),
           status: ctx.status,
@@ -102,25 +118,6 @@ function requestContext(logger: Logger) {
     }
   };
 }
-
-const securityHeaders = helmet({
-  contentSecurityPolicy: {
-    useDefaults: false,
-    directives: {
-      defaultSrc: ["'none'"],
-      // oidc-provider adds the hash of its own form_post script here when it renders one.
-      scriptSrc: ["'self'"],
-      styleSrc: ["'self'"],
-      imgSrc: ["'self'", 'data:'],
-      frameAncestors: ["'none'"],
-      baseUri: ["'none'"],
-    },
-  },
-  // The provider's JSON endpoints are called cross-origin by browser apps (CORS); pages are not framed.
-  crossOriginResourcePolicy: false,
-  crossOriginEmbedderPolicy: false,
-  hsts: { maxAge: 15552000, includeSubDomains: false },
-});
 
 function staticAssets() {
   const css = readFileSync(join(publicDir(), 'latchkey.css'));

@@ -5,12 +5,41 @@ import type { Context, Next } from 'koa';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { VAULT_EVENTS, type VaultEvents } from '../vault/events.js';
 
+// Route groups by first path segment (and the vault's second). Anything else is "other": a label
+// taken from the path as sent would let any client create series without end.
+const GROUPS = new Set([
+  '',
+  '.well-known',
+  'account',
+  'assets',
+  'auth',
+  'backchannel',
+  'device',
+  'healthz',
+  'interaction',
+  'jwks',
+  'me',
+  'metrics',
+  'request',
+  'session',
+  'token',
+  'v1',
+]);
+const VAULT_GROUPS = new Set([
+  'providers',
+  'integrations',
+  'connect-sessions',
+  'connect',
+  'callback',
+  'connections',
+  'proxy',
+]);
+
 /** A coarse label for a path: never ids, codes or tokens (they would explode cardinality, and leak). */
-function routeGroup(path: string): string {
-  const first = path.split('/')[1] ?? '';
-  if (first === '.well-known') return '/.well-known';
-  if (first === 'vault') return `/vault/${path.split('/')[2] ?? ''}`;
-  return `/${first}`;
+export function routeGroup(path: string): string {
+  const [, first = '', second = ''] = path.split('/', 3);
+  if (first === 'vault') return VAULT_GROUPS.has(second) ? `/vault/${second}` : '/vault/other';
+  return GROUPS.has(first) ? `/${first}` : 'other';
 }
 
 export interface Metrics {
@@ -36,14 +65,28 @@ export function createMetrics(token: string | undefined): Metrics {
     registers: [registry],
   });
   const expected = token ? createHash('sha256').update(token).digest() : undefined;
+  // One label object per route, method and status, made once: there are only a few dozen.
+  const labelSets = new Map<string, { route: string; method: string; status: string }>();
+  const labelsOf = (route: string, method: string, status: number) => {
+    const key = `${route} ${method} ${status}`;
+    let labels = labelSets.get(key);
+    if (!labels) {
+      labels = { route, method, status: String(status) };
+      labelSets.set(key, labels);
+    }
+    return labels;
+  };
 
   return {
     async middleware(ctx, next) {
-      const end = duration.startTimer();
+      const started = performance.now();
       try {
         await next();
       } finally {
-        end({ route: routeGroup(ctx.path), method: ctx.method, status: String(ctx.status) });
+        duration.observe(
+          labelsOf(routeGroup(ctx.path), ctx.method, ctx.status),
+          (performance.now() - started) / 1000,
+        );
       }
     },
     async endpoint(ctx, next) {

@@ -5,13 +5,13 @@ import { dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/index.js';
 import { ConfigError } from '../config/index.js';
 import { Keyring } from './encryption.js';
-import { openSqliteStore } from './sqlite/index.js';
+import { openSqliteStore, type SqliteStoreOptions } from './sqlite/index.js';
 import type { Store } from './types.js';
 
 export type { Store } from './types.js';
 
-export async function openStore(config: Config): Promise<Store> {
-  if (config.database.kind === 'sqlite') return openSqliteStore(config.database.path);
+export async function openStore(config: Config, options: SqliteStoreOptions = {}): Promise<Store> {
+  if (config.database.kind === 'sqlite') return openSqliteStore(config.database.path, options);
   const { openMongoStore } = await import('./mongo/index.js');
   return openMongoStore(config.database.url);
 }

@@ -42,7 +42,7 @@ export async function startLatchkey(start: StartOptions = {}): Promise<TestServe
     ...start.env,
   });
   const keyring = loadKeyring(config);
-  const store = await openStore(config);
+  const store = await openStore(config, { backgroundCheckpoints: true });
   const latchkey = await createLatchkey(config, store, keyring, {
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     keyReloadIntervalMs: 0,

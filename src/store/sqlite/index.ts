@@ -3,6 +3,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { ExportEntry, Store } from '../types.js';
 import { StatementBatch } from './batch.js';
+import { BackgroundCheckpointer } from './checkpointer.js';
 import { SqliteAccountStore, SqliteApiStore, SqliteClientStore, SqliteSigningKeyStore } from './entities.js';
 import { SqliteOidcRecordStore } from './oidc-records.js';
 import { openDatabase } from './schema.js';
@@ -12,9 +13,17 @@ import { SqliteVaultConnectionStore, SqliteVaultIntegrationStore } from './vault
 /** How often the store deletes expired records and leases on its own. */
 const PURGE_INTERVAL_MS = 60_000;
 
+export interface SqliteStoreOptions {
+  /** Run WAL checkpoints on a worker thread (see ./checkpointer.ts): for servers, not CLI commands. */
+  backgroundCheckpoints?: boolean;
+}
+
 /** Opens the SQLite store at `path` (`':memory:'` for a private in-memory one), creating it if need be. */
-export function openSqliteStore(path: string): Store {
-  return new SqliteStore(openDatabase(path));
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Store {
+  const db = openDatabase(path);
+  const checkpointer =
+    options.backgroundCheckpoints && path !== ':memory:' ? new BackgroundCheckpointer(db, path) : undefined;
+  return new SqliteStore(db, checkpointer);
 }
 
 class SqliteStore implements Store {
@@ -32,9 +41,11 @@ class SqliteStore implements Store {
   readonly #batch: StatementBatch;
   readonly #ping: StatementSync;
   readonly #purgeTimer: NodeJS.Timeout;
+  readonly #checkpointer: BackgroundCheckpointer | undefined;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, checkpointer?: BackgroundCheckpointer) {
     this.#db = db;
+    this.#checkpointer = checkpointer;
     this.#batch = new StatementBatch(db);
     this.oidc = new SqliteOidcRecordStore(db, this.#batch);
     this.clients = new SqliteClientStore(db);
@@ -103,6 +114,7 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     clearInterval(this.#purgeTimer);
+    await this.#checkpointer?.close();
     if (!this.#db.isOpen) return;
     this.#batch.flush();
     this.#db.close();

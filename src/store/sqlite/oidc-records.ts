@@ -103,14 +103,16 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
 
   findByUserCode(model: string, userCode: string): Promise<OidcRecord | undefined> {
     return this.#batch.read(() =>
-      fromRow(this.#findByUserCode.get({ model, user_code: userCode, now: Date.now() }) as OidcRow | undefined),
+      fromRow(
+        this.#findByUserCode.get({ model, user_code: userCode, now: Date.now() }) as OidcRow | undefined,
+      ),
     );
   }
 
   findByAccountId(model: string, accountId: string): Promise<OidcRecord[]> {
     return this.#batch.read(() =>
-      (this.#findByAccountId.all({ model, account_id: accountId, now: Date.now() }) as OidcRow[]).map(
-        (row) => fromRow(row)!,
+      (this.#findByAccountId.all({ model, account_id: accountId, now: Date.now() }) as OidcRow[]).map((row) =>
+        fromRow(row)!,
       ),
     );
   }

@@ -1,0 +1,97 @@
+// Group commit in the SQLite store (src/store/sqlite/batch.ts): operations queued in one turn of
+// the event loop share a transaction, yet each succeeds or fails on its own, nothing resolves
+// before it is committed, and a batch that cannot start changes nothing.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterEach, beforeEach, expect, test } from '@jest/globals';
+import { StatementBatch } from '../src/store/sqlite/batch.js';
+
+let dir: string;
+let db: DatabaseSync;
+let batch: StatementBatch;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'latchkey-batch-'));
+  db = new DatabaseSync(join(dir, 'batch.db'));
+  db.exec('PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
+  batch = new StatementBatch(db);
+});
+
+afterEach(() => {
+  if (db.isOpen) db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const insert = (k: string, v: string | null) => () =>
+  db.prepare('INSERT INTO t VALUES (?, ?)').run(k, v).changes;
+const read = (k: string) => () =>
+  (db.prepare('SELECT v FROM t WHERE k = ?').get(k) as { v: string } | undefined)?.v;
+const otherConnection = () => new DatabaseSync(join(dir, 'batch.db'));
+
+test('writes of one turn all land, and reads queued after a write see it', async () => {
+  const writes = Array.from({ length: 50 }, (_, i) => batch.write(insert(`k${i}`, `v${i}`)));
+  const readBack = batch.read(read('k49'));
+  expect(await Promise.all(writes)).toEqual(Array(50).fill(1));
+  expect(await readBack).toBe('v49');
+  const other = otherConnection();
+  expect((other.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n).toBe(50);
+  other.close();
+});
+
+test('a failing statement rejects alone; the rest of its batch is committed', async () => {
+  const ok1 = batch.write(insert('a', '1'));
+  const bad = batch.write(insert('b', null));
+  const duplicate = batch.write(insert('a', 'again'));
+  const ok2 = batch.write(insert('c', '3'));
+  await expect(ok1).resolves.toBe(1);
+  await expect(bad).rejects.toThrow(/NOT NULL/);
+  await expect(duplicate).rejects.toThrow(/UNIQUE|PRIMARY/);
+  await expect(ok2).resolves.toBe(1);
+  const other = otherConnection();
+  expect(other.prepare('SELECT k, v FROM t ORDER BY k').all()).toEqual([
+    { k: 'a', v: '1' },
+    { k: 'c', v: '3' },
+  ]);
+  other.close();
+});
+
+test('nothing resolves before its commit is visible to another connection', async () => {
+  const other = otherConnection();
+  const seen: (number | undefined)[] = [];
+  await Promise.all(
+    ['x', 'y'].map((k) =>
+      batch.write(insert(k, k)).then(() => {
+        seen.push((other.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n);
+      }),
+    ),
+  );
+  expect(seen).toEqual([2, 2]);
+  other.close();
+});
+
+test('a batch that cannot take the write lock rejects every operation and changes nothing', async () => {
+  db.exec('PRAGMA busy_timeout = 50');
+  const holder = otherConnection();
+  holder.exec('BEGIN IMMEDIATE');
+  const first = batch.write(insert('p', '1'));
+  const second = batch.write(insert('q', '2'));
+  await expect(first).rejects.toThrow(/locked|busy/i);
+  await expect(second).rejects.toThrow(/locked|busy/i);
+  holder.exec('ROLLBACK');
+  holder.close();
+  expect(db.isTransaction).toBe(false);
+  expect(await batch.read(read('p'))).toBeUndefined();
+  expect(await batch.write(insert('p', 'later'))).toBe(1);
+});
+
+test('flush() runs what is queued at once (the store flushes before it closes)', async () => {
+  const pending = batch.write(insert('z', 'last'));
+  batch.flush();
+  db.close();
+  await expect(pending).resolves.toBe(1);
+  const reopened = otherConnection();
+  expect(reopened.prepare('SELECT v FROM t WHERE k = ?').get('z')).toEqual({ v: 'last' });
+  reopened.close();
+});
