@@ -6,6 +6,7 @@ import type { ClusterResult } from './cluster.js';
 import type { ProfileDigest } from './cpu-profiler.js';
 import { pairedRatio, type Measurement } from './load.js';
 import type { VaultResult } from './vault.js';
+import { PASSWORD_HASH_SETTINGS } from '../src/authorization/accounts.js';
 
 /** Issue #6 targets. */
 export const TARGETS = {
@@ -377,7 +378,7 @@ function ceilingsTable(ceilings: Ceilings | undefined): string {
       ['RS256 signatures/s, one core (node:crypto, 2048-bit)', integer(ceilings.rs256PerSecond)],
       ['ES256 signatures/s, one core (node:crypto, P-256)', integer(ceilings.es256PerSecond)],
       [
-        `argon2id verifications/s (m=19 MiB, t=2, p=1; ${ceilings.argon2Threads} libuv threads)`,
+        `argon2id verifications/s (${PASSWORD_HASH_SETTINGS}; ${ceilings.argon2Threads} libuv threads)`,
         integer(ceilings.argon2PerSecond),
       ],
       ['node:http hello world req/s (p50 / p99 ms)', `${rate(ceilings.hello)} (${latency(ceilings.hello)})`],

@@ -10,9 +10,12 @@ import {
   randomFillSync,
   type KeyObject,
 } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 
 const PREFIX = 'lk1';
 const IV_BYTES = 12;
+/** Characters of a sealed value that cover its prefix, key id, IV and tag (3 + 10 + 16 + 22 + dots). */
+const MEMO_HEAD = 64;
 
 // IVs come from a pool of CSPRNG output, refilled when used up: the same random bytes as one
 // randomBytes() call per IV, without a system call per IV (OpenSSL asks for the process id on every
@@ -54,6 +57,17 @@ export class Keyring {
   // KeyObjects, not Buffers: Node checks a Buffer key's type on every cipher it makes (through a
   // thrown and caught internal error), which costs more than the encryption of a small record.
   readonly #keys: Map<string, KeyObject>;
+  // Values opened recently. Opening is a pure function of the sealed text and its context (and of
+  // the keys, fixed for the keyring's life), so a hit returns exactly what deciphering would; it
+  // spares the hot path a cipher per read of the same record (a grant on every refresh, a token on
+  // every introspection). Keyed by context and the head of the sealed text (key id, IV and tag,
+  // unique per seal), and a hit must match the whole sealed text. The plaintext stays in this
+  // process's memory, as it does while in use.
+  readonly #opened = new LRUCache<string, { sealed: string; plaintext: string }>({
+    max: 20_000,
+    maxSize: 32 * 1024 * 1024,
+    sizeCalculation: (entry, key) => key.length + entry.sealed.length + entry.plaintext.length,
+  });
 
   /** `current` seals new values; `previous` keys only open old ones. Each is 32 bytes. */
   constructor(current: Buffer, previous: Buffer[] = []) {
@@ -86,6 +100,15 @@ export class Keyring {
   }
 
   open(sealed: string, context: string): string {
+    const memo = `${context}\u0000${sealed.slice(0, MEMO_HEAD)}`;
+    const known = this.#opened.get(memo);
+    if (known !== undefined && known.sealed === sealed) return known.plaintext;
+    const plaintext = this.#decipher(sealed, context);
+    this.#opened.set(memo, { sealed, plaintext });
+    return plaintext;
+  }
+
+  #decipher(sealed: string, context: string): string {
     const parts = sealed.split('.');
     if (parts.length !== 5 || parts[0] !== PREFIX) throw new DecryptionError('not a sealed value');
     const [, keyId, iv, tag, body] = parts as [string, string, string, string, string];

@@ -1,6 +1,7 @@
 // The registries kept in SQLite: clients, accounts, APIs (resource servers) and signing keys. Loose
 // objects (client metadata, public JWKs) are JSON columns; secrets arrive sealed.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { StatementBatch } from './batch.js';
 import type {
   AccountRecord,
   AccountStore,
@@ -109,6 +110,7 @@ function describeAccountConflict(account: Pick<AccountRecord, 'id'> & { email?: 
 
 export class SqliteAccountStore implements AccountStore {
   readonly #db: DatabaseSync;
+  readonly #batch: StatementBatch;
   readonly #create: StatementSync;
   readonly #upsert: StatementSync;
   readonly #get: StatementSync;
@@ -117,8 +119,10 @@ export class SqliteAccountStore implements AccountStore {
   readonly #update: StatementSync;
   readonly #remove: StatementSync;
 
-  constructor(db: DatabaseSync) {
+  /** `get` (every token that carries claims reads the account) goes through `batch`. */
+  constructor(db: DatabaseSync, batch: StatementBatch) {
     this.#db = db;
+    this.#batch = batch;
     const insert = `INSERT INTO accounts (id, email, email_verified, name, password_hash, created_at, updated_at)
        VALUES (:id, :email, :email_verified, :name, :password_hash, :created_at, :updated_at)`;
     this.#create = db.prepare(insert);
@@ -144,9 +148,11 @@ export class SqliteAccountStore implements AccountStore {
     mapConflict(() => this.#create.run(accountToRow(account)), describeAccountConflict(account));
   }
 
-  async get(id: string): Promise<AccountRecord | undefined> {
-    const row = this.#get.get(id) as AccountRow | undefined;
-    return row && accountFromRow(row);
+  get(id: string): Promise<AccountRecord | undefined> {
+    return this.#batch.read(() => {
+      const row = this.#get.get(id) as AccountRow | undefined;
+      return row && accountFromRow(row);
+    });
   }
 
   async findByEmail(email: string): Promise<AccountRecord | undefined> {

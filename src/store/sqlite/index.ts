@@ -49,13 +49,13 @@ class SqliteStore implements Store {
     this.#batch = new StatementBatch(db);
     this.oidc = new SqliteOidcRecordStore(db, this.#batch);
     this.clients = new SqliteClientStore(db);
-    this.accounts = new SqliteAccountStore(db);
+    this.accounts = new SqliteAccountStore(db, this.#batch);
     this.apis = new SqliteApiStore(db);
     this.signingKeys = new SqliteSigningKeyStore(db);
     this.settings = new SqliteSettingStore(db);
     this.leases = new SqliteLeaseStore(db);
-    this.vaultIntegrations = new SqliteVaultIntegrationStore(db);
-    this.vaultConnections = new SqliteVaultConnectionStore(db);
+    this.vaultIntegrations = new SqliteVaultIntegrationStore(db, this.#batch);
+    this.vaultConnections = new SqliteVaultConnectionStore(db, this.#batch);
     this.#ping = db.prepare('SELECT 1');
     // Reads already skip expired rows; the purge only keeps the file from growing. unref(): an
     // open store must not keep a CLI command or a test run alive.

@@ -2,6 +2,7 @@
 // and its end users' connections to them. Arrays and objects are JSON columns; secrets and token
 // sets arrive sealed. Connections are updated under an optimistic lock (their `version`).
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { StatementBatch } from './batch.js';
 import type {
   ExportEntry,
   VaultConnectionRecord,
@@ -34,6 +35,7 @@ const INTEGRATION_SET = `provider = :provider, client_id = :client_id,
 
 export class SqliteVaultIntegrationStore implements VaultIntegrationStore {
   readonly #db: DatabaseSync;
+  readonly #batch: StatementBatch;
   readonly #create: StatementSync;
   readonly #upsert: StatementSync;
   readonly #get: StatementSync;
@@ -45,8 +47,10 @@ export class SqliteVaultIntegrationStore implements VaultIntegrationStore {
   readonly #commit: StatementSync;
   readonly #rollback: StatementSync;
 
-  constructor(db: DatabaseSync) {
+  /** `get` (every token and proxy call reads its integration) goes through `batch`. */
+  constructor(db: DatabaseSync, batch: StatementBatch) {
     this.#db = db;
+    this.#batch = batch;
     const insert = `INSERT INTO vault_integrations ${INTEGRATION_COLUMNS} VALUES ${INTEGRATION_VALUES}`;
     this.#create = db.prepare(insert);
     this.#upsert = db.prepare(`${insert} ON CONFLICT (app_id, key) DO UPDATE SET ${INTEGRATION_SET}`);
@@ -72,9 +76,11 @@ export class SqliteVaultIntegrationStore implements VaultIntegrationStore {
     );
   }
 
-  async get(appId: string, key: string): Promise<VaultIntegrationRecord | undefined> {
-    const row = this.#get.get(appId, key) as IntegrationRow | undefined;
-    return row && integrationFromRow(row);
+  get(appId: string, key: string): Promise<VaultIntegrationRecord | undefined> {
+    return this.#batch.read(() => {
+      const row = this.#get.get(appId, key) as IntegrationRow | undefined;
+      return row && integrationFromRow(row);
+    });
   }
 
   async list(appId: string): Promise<VaultIntegrationRecord[]> {
@@ -174,6 +180,7 @@ const CONNECTION_ORDER = 'ORDER BY created_at, integration_key, end_user_id';
 
 export class SqliteVaultConnectionStore implements VaultConnectionStore {
   readonly #db: DatabaseSync;
+  readonly #batch: StatementBatch;
   readonly #put: StatementSync;
   readonly #get: StatementSync;
   readonly #listByApp: StatementSync;
@@ -182,8 +189,10 @@ export class SqliteVaultConnectionStore implements VaultConnectionStore {
   readonly #replaceIfVersion: StatementSync;
   readonly #remove: StatementSync;
 
-  constructor(db: DatabaseSync) {
+  /** The one-row operations of the token API and the proxy go through `batch`. */
+  constructor(db: DatabaseSync, batch: StatementBatch) {
     this.#db = db;
+    this.#batch = batch;
     this.#put = db.prepare(
       `INSERT INTO vault_connections (app_id, integration_key, end_user_id, status, tokens_sealed,
          expires_at, scopes, last_refresh_at, last_error, refresh_failures, next_refresh_at, version,
@@ -217,14 +226,15 @@ export class SqliteVaultConnectionStore implements VaultConnectionStore {
     this.#put.run(connectionToRow(connection));
   }
 
-  async get(
-    appId: string,
-    integrationKey: string,
-    endUserId: string,
-  ): Promise<VaultConnectionRecord | undefined> {
-    const row = this.#get.get({ app_id: appId, integration_key: integrationKey, end_user_id: endUserId }) as
-      ConnectionRow | undefined;
-    return row && connectionFromRow(row);
+  get(appId: string, integrationKey: string, endUserId: string): Promise<VaultConnectionRecord | undefined> {
+    return this.#batch.read(() => {
+      const row = this.#get.get({
+        app_id: appId,
+        integration_key: integrationKey,
+        end_user_id: endUserId,
+      }) as ConnectionRow | undefined;
+      return row && connectionFromRow(row);
+    });
   }
 
   async list(
