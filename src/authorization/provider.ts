@@ -9,6 +9,7 @@ import { renderView } from '../http/views.js';
 import { claimsForScope, SCOPE_CLAIMS, type AccountService } from './accounts.js';
 import type { ApiService } from './apis.js';
 import type { ClientService } from './clients.js';
+import type { CookieKeys } from '../http/cookie-keys.js';
 
 export interface ProviderDependencies {
   config: Config;
@@ -18,7 +19,7 @@ export interface ProviderDependencies {
   clients: ClientService;
   apis: ApiService;
   jwks: { keys: unknown[] };
-  cookieKeys: string[];
+  cookieKeys: CookieKeys;
 }
 
 /** Plain-words explanation of each scope, for the consent page. */
@@ -50,7 +51,8 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
     clients: [],
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
-      keys: deps.cookieKeys,
+      // oidc-provider takes a keygrip-shaped object where its types say array.
+      keys: deps.cookieKeys as unknown as string[],
       long: { ...LONG_COOKIE_OPTIONS },
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
       names: { session: 'latchkey.session', interaction: 'latchkey.interaction', resume: 'latchkey.resume' },

@@ -23,6 +23,7 @@ import { createVault, ensureVaultApi, mountVault, type Vault, type VaultOptions 
 import type { Keyring } from '../store/encryption.js';
 import type { Store } from '../store/types.js';
 import { subscribeProviderEvents } from './events.js';
+import { CookieKeys } from './cookie-keys.js';
 import { createMetrics } from './metrics.js';
 import { securityHeaders } from './security-headers.js';
 import { publicDir } from './views.js';
@@ -191,7 +192,7 @@ export async function createLatchkey(
       keyring,
       ...services,
       jwks: await services.keys.privateJwks(),
-      cookieKeys: cookies,
+      cookieKeys: new CookieKeys(cookies),
     });
     subscribeProviderEvents(provider, logger);
     return { provider, middleware: mount(provider as unknown as Koa) };
@@ -200,7 +201,9 @@ export async function createLatchkey(
   let current = await buildProvider();
   let keyFingerprint = await services.keys.fingerprint();
 
-  const app = new Koa({ proxy: config.trustProxy, keys: cookies });
+  const app = new Koa({ proxy: config.trustProxy });
+  // Koa types keys as an array; its cookies take keygrip's shape, which CookieKeys has.
+  app.keys = new CookieKeys(cookies) as unknown as string[];
   app.silent = true;
   app.on('error', (error: { code?: string; status?: number }) => {
     // Malformed HTTP from a client (llhttp's HPE_* codes, resets) is the client's problem, not ours.

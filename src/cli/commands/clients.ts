@@ -1,5 +1,6 @@
 // `latchkey clients …`: register client applications, list and show them, rotate a confidential
 // client's secret, remove one.
+import { CookieKeys } from '../../http/cookie-keys.js';
 import type { Command } from 'commander';
 import type { AdapterPayload, ClientMetadata } from 'oidc-provider';
 import type { ClientView } from '../../authorization/clients.js';
@@ -54,7 +55,7 @@ async function providerValidation({ config, store, keyring, services }: Session)
     keyring,
     ...services,
     jwks: await services.keys.privateJwks(),
-    cookieKeys: ['cli'],
+    cookieKeys: new CookieKeys(['cli']),
   });
   return (metadata: AdapterPayload) => provider.Client.validate(metadata as ClientMetadata);
 }
