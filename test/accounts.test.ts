@@ -43,5 +43,7 @@ test('a hash made with other settings still verifies, and is replaced at that lo
   expect(await accounts.authenticate('old@example.com', 'first password')).toMatchObject({ id: account.id });
   const upgraded = (await store.accounts.get(account.id))!.passwordHash;
   expect(upgraded).toMatch(/^\$argon2id\$v=19\$m=7168,p=1,t=5\$/);
+  // Once current, the hash is left alone: one argon2 computation per login, not two.
   expect(await accounts.authenticate('old@example.com', 'first password')).toMatchObject({ id: account.id });
+  expect((await store.accounts.get(account.id))!.passwordHash).toBe(upgraded);
 });
