@@ -189,7 +189,7 @@ export class SqliteVaultConnectionStore implements VaultConnectionStore {
   readonly #replaceIfVersion: StatementSync;
   readonly #remove: StatementSync;
 
-  /** The one-row operations of the token API and the proxy go through `batch`. */
+  /** `get` (the token API and every proxy call read the connection) goes through `batch`. */
   constructor(db: DatabaseSync, batch: StatementBatch) {
     this.#db = db;
     this.#batch = batch;
