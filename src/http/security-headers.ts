@@ -67,7 +67,7 @@ const API_ENDPOINTS = new Set([
 /** The vault's pages: the connect link and the upstream's redirect back. */
 const VAULT_PAGES = ['/vault/connect/', '/vault/callback'];
 
-export function isApiPath(path: string): boolean {
+function isApiPath(path: string): boolean {
   if (API_ENDPOINTS.has(path)) return true;
   if (path.startsWith('/.well-known/') || path.startsWith('/v1/')) return true;
   return path.startsWith('/vault/') && !VAULT_PAGES.some((page) => path.startsWith(page));
