@@ -8,6 +8,11 @@
 // before it is durable, and each still runs as one statement: a statement that fails (a constraint,
 // say) is undone on its own by SQLite and rejects its own promise only. A failed COMMIT rejects the
 // whole batch, since none of it was written.
+//
+// Stores may keep rows in memory between batches (`onExternalChange`): every batch first reads
+// SQLite's data_version, which changes whenever another connection (another worker process, the
+// admin CLI) has committed since this one last looked, and the caches are dropped when it did.
+// Writes through this connection drop what they change themselves.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 
 interface Pending {
@@ -23,6 +28,9 @@ export class StatementBatch {
   readonly #beginWrite: StatementSync;
   readonly #commit: StatementSync;
   readonly #rollback: StatementSync;
+  readonly #dataVersion: StatementSync;
+  readonly #changeListeners: (() => void)[] = [];
+  #seenVersion: number | undefined;
   #queue: Pending[] = [];
   #writes = false;
   #scheduled = false;
@@ -34,6 +42,12 @@ export class StatementBatch {
     this.#beginWrite = db.prepare('BEGIN IMMEDIATE');
     this.#commit = db.prepare('COMMIT');
     this.#rollback = db.prepare('ROLLBACK');
+    this.#dataVersion = db.prepare('PRAGMA data_version');
+  }
+
+  /** Calls `listener` before a batch runs whenever another connection has changed the database. */
+  onExternalChange(listener: () => void): void {
+    this.#changeListeners.push(listener);
   }
 
   /** Runs `run` (one statement that only reads) with this turn's batch. */
@@ -67,6 +81,7 @@ export class StatementBatch {
     this.#scheduled = false;
     if (queue.length === 1) {
       // Alone, the statement is its own (autocommit) transaction.
+      this.#checkExternalChanges();
       settle(queue[0]!, attempt(queue[0]!.run));
       return;
     }
@@ -76,6 +91,8 @@ export class StatementBatch {
       for (const pending of queue) pending.reject(error);
       return;
     }
+    // Inside the transaction: what the caches are checked against is the batch's own snapshot.
+    this.#checkExternalChanges();
     const outcomes = queue.map((pending) => attempt(pending.run));
     try {
       this.#commit.run();
@@ -85,10 +102,30 @@ export class StatementBatch {
       } catch {
         // The failed COMMIT may already have ended the transaction.
       }
+      // Reads in the batch may have cached rows that its writes left uncommitted.
+      this.#forgetCaches();
       for (const pending of queue) pending.reject(error);
       return;
     }
     queue.forEach((pending, index) => settle(pending, outcomes[index]!));
+  }
+
+  #checkExternalChanges(): void {
+    if (this.#changeListeners.length === 0) return;
+    let version: number | undefined;
+    try {
+      version = (this.#dataVersion.get() as { data_version: number }).data_version;
+    } catch {
+      // Unknown: assume a change, and look again next time.
+    }
+    if (version !== undefined && version === this.#seenVersion) return;
+    this.#forgetCaches();
+    this.#seenVersion = version;
+  }
+
+  #forgetCaches(): void {
+    this.#seenVersion = undefined;
+    for (const listener of this.#changeListeners) listener();
   }
 }
 

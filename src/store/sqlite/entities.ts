@@ -2,6 +2,7 @@
 // objects (client metadata, public JWKs) are JSON columns; secrets arrive sealed.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { StatementBatch } from './batch.js';
+import { RowCache } from './row-cache.js';
 import type {
   AccountRecord,
   AccountStore,
@@ -111,6 +112,7 @@ function describeAccountConflict(account: Pick<AccountRecord, 'id'> & { email?: 
 export class SqliteAccountStore implements AccountStore {
   readonly #db: DatabaseSync;
   readonly #batch: StatementBatch;
+  readonly #recent: RowCache<AccountRecord>;
   readonly #create: StatementSync;
   readonly #upsert: StatementSync;
   readonly #get: StatementSync;
@@ -123,6 +125,7 @@ export class SqliteAccountStore implements AccountStore {
   constructor(db: DatabaseSync, batch: StatementBatch) {
     this.#db = db;
     this.#batch = batch;
+    this.#recent = new RowCache<AccountRecord>(batch, (account) => account.passwordHash.length + 300);
     const insert = `INSERT INTO accounts (id, email, email_verified, name, password_hash, created_at, updated_at)
        VALUES (:id, :email, :email_verified, :name, :password_hash, :created_at, :updated_at)`;
     this.#create = db.prepare(insert);
@@ -149,10 +152,12 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   get(id: string): Promise<AccountRecord | undefined> {
-    return this.#batch.read(() => {
-      const row = this.#get.get(id) as AccountRow | undefined;
-      return row && accountFromRow(row);
-    });
+    return this.#batch.read(() =>
+      this.#recent.get(id, () => {
+        const row = this.#get.get(id) as AccountRow | undefined;
+        return row && accountFromRow(row);
+      }),
+    );
   }
 
   async findByEmail(email: string): Promise<AccountRecord | undefined> {
@@ -165,6 +170,7 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   async update(id: string, changes: Partial<Omit<AccountRecord, 'id' | 'createdAt'>>): Promise<boolean> {
+    this.#recent.forget(id);
     const email = changes.email === undefined ? undefined : normalizeEmail(changes.email);
     const result = mapConflict(
       () =>
@@ -182,6 +188,7 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   async remove(id: string): Promise<boolean> {
+    this.#recent.forget(id);
     return this.#remove.run(id).changes === 1;
   }
 
@@ -193,6 +200,7 @@ export class SqliteAccountStore implements AccountStore {
 
   async importRecord(record: unknown): Promise<void> {
     const account = importedRecord<AccountRecord>('account', record, ['id', 'email']);
+    this.#recent.forget(account.id);
     mapConflict(() => this.#upsert.run(accountToRow(account)), describeAccountConflict(account));
   }
 }

@@ -54,8 +54,8 @@ class SqliteStore implements Store {
     this.signingKeys = new SqliteSigningKeyStore(db);
     this.settings = new SqliteSettingStore(db);
     this.leases = new SqliteLeaseStore(db);
-    this.vaultIntegrations = new SqliteVaultIntegrationStore(db, this.#batch);
     this.vaultConnections = new SqliteVaultConnectionStore(db, this.#batch);
+    this.vaultIntegrations = new SqliteVaultIntegrationStore(db, this.#batch, this.vaultConnections);
     this.#ping = db.prepare('SELECT 1');
     // Reads already skip expired rows; the purge only keeps the file from growing. unref(): an
     // open store must not keep a CLI command or a test run alive.

@@ -3,6 +3,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { ExportEntry, OidcRecord, OidcRecordStore } from '../types.js';
 import type { StatementBatch } from './batch.js';
+import { RowCache } from './row-cache.js';
 import { importedRecord, nullable } from './support.js';
 
 type OidcRow = {
@@ -25,6 +26,7 @@ const LIVE = '(expires_at IS NULL OR expires_at > :now)';
 export class SqliteOidcRecordStore implements OidcRecordStore {
   readonly #db: DatabaseSync;
   readonly #batch: StatementBatch;
+  readonly #recent: RowCache<OidcRecord>;
   readonly #upsert: StatementSync;
   readonly #find: StatementSync;
   readonly #findByUid: StatementSync;
@@ -40,6 +42,7 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
   constructor(db: DatabaseSync, batch: StatementBatch) {
     this.#db = db;
     this.#batch = batch;
+    this.#recent = new RowCache<OidcRecord>(batch, (record) => record.payload.length + 200);
     // Upsert replaces every column, so nothing of the old record survives (as the interface says).
     this.#upsert = db.prepare(
       `INSERT INTO oidc_records (${COLUMNS})
@@ -85,14 +88,20 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
       account_id: nullable(record.accountId),
     };
     return this.#batch.write(() => {
+      this.#recent.forget(cacheId(record.model, record.key));
       this.#upsert.run(values);
     });
   }
 
   find(model: string, key: string): Promise<OidcRecord | undefined> {
-    return this.#batch.read(() =>
-      fromRow(this.#find.get({ model, key, now: Date.now() }) as OidcRow | undefined),
-    );
+    return this.#batch.read(() => {
+      const now = Date.now();
+      return this.#recent.get(
+        cacheId(model, key),
+        () => fromRow(this.#find.get({ model, key, now }) as OidcRow | undefined),
+        (record) => record.expiresAt === undefined || record.expiresAt > now,
+      );
+    });
   }
 
   findByUid(model: string, uid: string): Promise<OidcRecord | undefined> {
@@ -118,17 +127,23 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
   }
 
   consume(model: string, key: string, at: number): Promise<boolean> {
-    return this.#batch.write(() => this.#consume.run({ model, key, at, now: Date.now() }).changes === 1);
+    return this.#batch.write(() => {
+      this.#recent.forget(cacheId(model, key));
+      return this.#consume.run({ model, key, at, now: Date.now() }).changes === 1;
+    });
   }
 
   destroy(model: string, key: string): Promise<void> {
     return this.#batch.write(() => {
+      this.#recent.forget(cacheId(model, key));
       this.#destroy.run({ model, key });
     });
   }
 
   revokeByGrantId(grantId: string): Promise<void> {
     return this.#batch.write(() => {
+      // Any number of records, of any model: forget them all.
+      this.#recent.clear();
       this.#revokeByGrantId.run({ grant_id: grantId });
     });
   }
@@ -152,6 +167,10 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
   async importRecord(record: unknown): Promise<void> {
     await this.upsert(importedRecord<OidcRecord>('oidc', record, ['model', 'key', 'payload']));
   }
+}
+
+function cacheId(model: string, key: string): string {
+  return `${model}\u0000${key}`;
 }
 
 function fromRow(row: OidcRow | undefined): OidcRecord | undefined {

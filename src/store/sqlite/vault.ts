@@ -3,6 +3,7 @@
 // sets arrive sealed. Connections are updated under an optimistic lock (their `version`).
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { StatementBatch } from './batch.js';
+import { RowCache } from './row-cache.js';
 import type {
   ExportEntry,
   VaultConnectionRecord,
@@ -36,6 +37,8 @@ const INTEGRATION_SET = `provider = :provider, client_id = :client_id,
 export class SqliteVaultIntegrationStore implements VaultIntegrationStore {
   readonly #db: DatabaseSync;
   readonly #batch: StatementBatch;
+  readonly #recent: RowCache<VaultIntegrationRecord>;
+  readonly #connections: SqliteVaultConnectionStore;
   readonly #create: StatementSync;
   readonly #upsert: StatementSync;
   readonly #get: StatementSync;
@@ -47,10 +50,15 @@ export class SqliteVaultIntegrationStore implements VaultIntegrationStore {
   readonly #commit: StatementSync;
   readonly #rollback: StatementSync;
 
-  /** `get` (every token and proxy call reads its integration) goes through `batch`. */
-  constructor(db: DatabaseSync, batch: StatementBatch) {
+  /**
+   * `get` (every token and proxy call reads its integration) goes through `batch`. `connections`:
+   * removing an integration removes its connections, which that store must then forget.
+   */
+  constructor(db: DatabaseSync, batch: StatementBatch, connections: SqliteVaultConnectionStore) {
     this.#db = db;
     this.#batch = batch;
+    this.#connections = connections;
+    this.#recent = new RowCache<VaultIntegrationRecord>(batch, () => 2000);
     const insert = `INSERT INTO vault_integrations ${INTEGRATION_COLUMNS} VALUES ${INTEGRATION_VALUES}`;
     this.#create = db.prepare(insert);
     this.#upsert = db.prepare(`${insert} ON CONFLICT (app_id, key) DO UPDATE SET ${INTEGRATION_SET}`);
@@ -77,10 +85,12 @@ export class SqliteVaultIntegrationStore implements VaultIntegrationStore {
   }
 
   get(appId: string, key: string): Promise<VaultIntegrationRecord | undefined> {
-    return this.#batch.read(() => {
-      const row = this.#get.get(appId, key) as IntegrationRow | undefined;
-      return row && integrationFromRow(row);
-    });
+    return this.#batch.read(() =>
+      this.#recent.get(integrationId(appId, key), () => {
+        const row = this.#get.get(appId, key) as IntegrationRow | undefined;
+        return row && integrationFromRow(row);
+      }),
+    );
   }
 
   async list(appId: string): Promise<VaultIntegrationRecord[]> {
@@ -88,12 +98,15 @@ export class SqliteVaultIntegrationStore implements VaultIntegrationStore {
   }
 
   async update(integration: VaultIntegrationRecord): Promise<boolean> {
+    this.#recent.forget(integrationId(integration.appId, integration.key));
     return this.#update.run(integrationToRow(integration)).changes === 1;
   }
 
   async remove(appId: string, key: string): Promise<boolean> {
     // One transaction, so that no other process ever sees connections of a removed integration.
     // Connections go even when the integration was already gone: that cleans up after any orphan.
+    this.#recent.forget(integrationId(appId, key));
+    this.#connections.forgetAll();
     this.#begin.run();
     try {
       const removed = this.#remove.run(appId, key).changes === 1;
@@ -114,8 +127,17 @@ export class SqliteVaultIntegrationStore implements VaultIntegrationStore {
 
   async importRecord(record: unknown): Promise<void> {
     const integration = importedRecord<VaultIntegrationRecord>('vaultIntegration', record, ['appId', 'key']);
+    this.#recent.forget(integrationId(integration.appId, integration.key));
     this.#upsert.run(integrationToRow(integration));
   }
+}
+
+function integrationId(appId: string, key: string): string {
+  return `${appId}\u0000${key}`;
+}
+
+function connectionId(appId: string, integrationKey: string, endUserId: string): string {
+  return `${appId}\u0000${integrationKey}\u0000${endUserId}`;
 }
 
 function integrationToRow(integration: VaultIntegrationRecord): IntegrationRow {
@@ -181,6 +203,7 @@ const CONNECTION_ORDER = 'ORDER BY created_at, integration_key, end_user_id';
 export class SqliteVaultConnectionStore implements VaultConnectionStore {
   readonly #db: DatabaseSync;
   readonly #batch: StatementBatch;
+  readonly #recent: RowCache<VaultConnectionRecord>;
   readonly #put: StatementSync;
   readonly #get: StatementSync;
   readonly #listByApp: StatementSync;
@@ -193,6 +216,10 @@ export class SqliteVaultConnectionStore implements VaultConnectionStore {
   constructor(db: DatabaseSync, batch: StatementBatch) {
     this.#db = db;
     this.#batch = batch;
+    this.#recent = new RowCache<VaultConnectionRecord>(
+      batch,
+      (connection) => connection.tokensSealed.length + 500,
+    );
     this.#put = db.prepare(
       `INSERT INTO vault_connections (app_id, integration_key, end_user_id, status, tokens_sealed,
          expires_at, scopes, last_refresh_at, last_error, refresh_failures, next_refresh_at, version,
@@ -223,18 +250,26 @@ export class SqliteVaultConnectionStore implements VaultConnectionStore {
   }
 
   async put(connection: VaultConnectionRecord): Promise<void> {
+    this.#recent.forget(connectionId(connection.appId, connection.integrationKey, connection.endUserId));
     this.#put.run(connectionToRow(connection));
   }
 
+  /** Forgets every remembered connection (their integration is being removed). */
+  forgetAll(): void {
+    this.#recent.clear();
+  }
+
   get(appId: string, integrationKey: string, endUserId: string): Promise<VaultConnectionRecord | undefined> {
-    return this.#batch.read(() => {
-      const row = this.#get.get({
-        app_id: appId,
-        integration_key: integrationKey,
-        end_user_id: endUserId,
-      }) as ConnectionRow | undefined;
-      return row && connectionFromRow(row);
-    });
+    return this.#batch.read(() =>
+      this.#recent.get(connectionId(appId, integrationKey, endUserId), () => {
+        const row = this.#get.get({
+          app_id: appId,
+          integration_key: integrationKey,
+          end_user_id: endUserId,
+        }) as ConnectionRow | undefined;
+        return row && connectionFromRow(row);
+      }),
+    );
   }
 
   async list(
@@ -261,6 +296,7 @@ export class SqliteVaultConnectionStore implements VaultConnectionStore {
 
   async replaceIfVersion(connection: VaultConnectionRecord, expectedVersion: number): Promise<boolean> {
     checkNewVersion(connection, expectedVersion);
+    this.#recent.forget(connectionId(connection.appId, connection.integrationKey, connection.endUserId));
     const result = this.#replaceIfVersion.run({
       ...connectionToRow(connection),
       expected_version: expectedVersion,
@@ -269,6 +305,7 @@ export class SqliteVaultConnectionStore implements VaultConnectionStore {
   }
 
   async remove(appId: string, integrationKey: string, endUserId: string): Promise<boolean> {
+    this.#recent.forget(connectionId(appId, integrationKey, endUserId));
     return (
       this.#remove.run({ app_id: appId, integration_key: integrationKey, end_user_id: endUserId }).changes ===
       1
