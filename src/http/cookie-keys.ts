@@ -3,19 +3,11 @@
 // before stay valid. Keygrip itself hands its string keys to createHmac, which makes Node probe each
 // key's type through a thrown and caught internal error, and it compares digests through two more
 // HMACs under a fresh random key: together about a millisecond of every sign-in. Here the keys are
-// KeyObjects made once, and digests are compared with crypto.timingSafeEqual. A browser sends the
-// same signed cookies on every request of a sign-in, so recent digests are remembered (by key and
-// signed text: an HMAC is a pure function of the two).
+// KeyObjects made once, and digests are compared with crypto.timingSafeEqual.
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 
 export class CookieKeys {
   readonly #keys: KeyObject[];
-  readonly #digests = new LRUCache<string, string>({
-    max: 10_000,
-    maxSize: 4 * 1024 * 1024,
-    sizeCalculation: (digest, memo) => memo.length + digest.length,
-  });
 
   /** `secrets`: the newest first; it signs, all of them verify. */
   constructor(secrets: readonly string[]) {
@@ -24,7 +16,7 @@ export class CookieKeys {
   }
 
   sign(data: string): string {
-    return this.#digest(0, data);
+    return digestOf(this.#keys[0]!, data);
   }
 
   verify(data: string, digest: string): boolean {
@@ -35,20 +27,14 @@ export class CookieKeys {
   index(data: string, digest: string): number {
     const presented = Buffer.from(String(digest), 'utf8');
     for (let i = 0; i < this.#keys.length; i++) {
-      const expected = Buffer.from(this.#digest(i, data), 'utf8');
+      const expected = Buffer.from(digestOf(this.#keys[i]!, data), 'utf8');
       // Digest length is public (it is the algorithm's); only equal lengths are compared.
       if (presented.length === expected.length && timingSafeEqual(presented, expected)) return i;
     }
     return -1;
   }
+}
 
-  #digest(index: number, data: string): string {
-    const memo = `${index}:${data}`;
-    let digest = this.#digests.get(memo);
-    if (digest === undefined) {
-      digest = createHmac('sha1', this.#keys[index]!).update(data).digest('base64url');
-      this.#digests.set(memo, digest);
-    }
-    return digest;
-  }
+function digestOf(key: KeyObject, data: string): string {
+  return createHmac('sha1', key).update(data).digest('base64url');
 }
