@@ -5,7 +5,8 @@ import type { Ceilings } from './ceilings.js';
 import type { ClusterResult } from './cluster.js';
 import type { ProfileDigest } from './cpu-profiler.js';
 import { pairedRatio, type Measurement } from './load.js';
-import type { VaultResult } from './vault.js';
+import { SLOW_CONNECTIONS, type VaultResult } from './vault.js';
+import { UPSTREAM_SLOW_MS } from './upstream-server.js';
 import { PASSWORD_HASH_SETTINGS } from '../src/authorization/accounts.js';
 
 /** Issue #6 targets. */
@@ -128,6 +129,7 @@ const TOKEN_API_TITLE =
   'vault token API: POST /vault/connections/:key/:user/token, fresh connection (no refresh)';
 const PROXY_TITLE =
   'vault proxy: GET /vault/proxy/:key/:user/api/hello, saturated (ref. columns: the upstream’s /api/hello called directly, same token, same connections)';
+const SLOW_PROXY_TITLE = `vault proxy: GET …/api/slow, an API that answers in ${UPSTREAM_SLOW_MS} ms, ${SLOW_CONNECTIONS} connections (ref. columns: /api/slow called directly)`;
 
 function vaultRows(vault: BenchResults['vault']): string[][] {
   const proxyTarget = `≥ ${TARGETS.proxyRatio}× direct`;
@@ -137,6 +139,7 @@ function vaultRows(vault: BenchResults['vault']): string[][] {
     return [
       ['6', TOKEN_API_TITLE, outcome, '', '—', '', '', '', '—', '—'],
       ['6', PROXY_TITLE, outcome, '', '', '', '', '', proxyTarget, '—'],
+      ['6', SLOW_PROXY_TITLE, outcome, '', '', '', '', '', proxyTarget, '—'],
       [
         '6',
         'vault proxy: latency added at p50, both paced at the same rate',
@@ -151,8 +154,9 @@ function vaultRows(vault: BenchResults['vault']): string[][] {
       ],
     ];
   }
-  const { token, proxy, direct, passthrough, paced } = vault;
+  const { token, proxy, direct, passthrough, paced, slow } = vault;
   const ratio = pairedRatio(proxy, direct);
+  const slowRatio = pairedRatio(slow.proxy, slow.direct);
   const added = paced.proxy.p50 - paced.direct.p50;
   const bareAdded = paced.passthrough.p50 - paced.direct.p50;
   const saturatedAdded = proxy.p50 - direct.p50;
@@ -185,6 +189,18 @@ function vaultRows(vault: BenchResults['vault']): string[][] {
       `${cpuOf(proxy)} / ${cpuOf(direct)} (Latchkey / upstream)`,
       proxyTarget,
       verdict(ratio, TARGETS.proxyRatio, [proxy, direct]),
+    ],
+    [
+      '6',
+      SLOW_PROXY_TITLE,
+      rate(slow.proxy),
+      latency(slow.proxy),
+      rate(slow.direct),
+      latency(slow.direct),
+      `${slowRatio.toFixed(2)}×`,
+      `${cpuOf(slow.proxy)} / ${cpuOf(slow.direct)} (Latchkey / upstream)`,
+      proxyTarget,
+      verdict(slowRatio, TARGETS.proxyRatio, [slow.proxy, slow.direct]),
     ],
     [
       '6',

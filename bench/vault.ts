@@ -11,7 +11,10 @@
 //      called directly with the same upstream token: first both saturated with the same connections
 //      (the throughput ratio), then both at the same fixed rate, well below the proxy's capacity
 //      (the latency the hop adds, without the queue a saturated closed loop builds); the
-//      pass-through proxy in both rotations, to tell the cost of any hop from Latchkey's own.
+//      pass-through proxy in both rotations, to tell the cost of any hop from Latchkey's own;
+//  (c) the proxy against an API that takes UPSTREAM_SLOW_MS to answer (/api/slow), as APIs across a
+//      network do, with SLOW_CONNECTIONS connections: the throughput an app keeps through the vault
+//      when the upstream, not the hop, sets the pace.
 import { BenchChild } from './child-process.js';
 import { BenchBrowser, discover, httpRequest, tokenRequest } from './http-client.js';
 import { measureInterleaved, type InterleaveSettings, type Subject } from './interleave.js';
@@ -19,7 +22,7 @@ import { runPaced, type LoadRequest, type Measurement } from './load.js';
 import { VAULT_SCOPE, type BenchFixtures } from './fixtures.js';
 import type { Profiles } from './profiles.js';
 import { checkOnce } from './scenarios.js';
-import { UPSTREAM_API_PATH, UPSTREAM_CLIENT } from './upstream-server.js';
+import { UPSTREAM_API_PATH, UPSTREAM_CLIENT, UPSTREAM_SLOW_API_PATH } from './upstream-server.js';
 
 export const VAULT_INTEGRATION = 'bench';
 export const VAULT_END_USER = 'bench-user';
@@ -30,6 +33,8 @@ const PACED_SHARE = 0.25;
 const PACED_MIN_RATE = 20;
 const PACED_MAX_RATE = 1000;
 const PACED_MIN_SECONDS = 0.5;
+/** Connections for (c): enough requests in flight that the 20 ms API allows a few thousand a second. */
+export const SLOW_CONNECTIONS = 50;
 
 export interface VaultSetup extends VaultRequests {
   latchkey: BenchChild;
@@ -47,6 +52,8 @@ export interface VaultResult {
   passthrough: Measurement;
   /** Both sides at `rate` requests per second: `share` of the proxy's saturated rate. */
   paced: { rate: number; share: number; proxy: Measurement; direct: Measurement; passthrough: Measurement };
+  /** (c): /api/slow through the proxy and directly, SLOW_CONNECTIONS connections each. */
+  slow: { proxy: Measurement; direct: Measurement };
 }
 
 async function call(
@@ -88,6 +95,9 @@ export interface VaultRequests {
   proxyRequest: LoadRequest;
   /** To the upstream (or the pass-through): /api/hello with the upstream token. */
   directRequest: LoadRequest;
+  /** As proxyRequest and directRequest, for the upstream's /api/slow. */
+  proxySlowRequest: LoadRequest;
+  directSlowRequest: LoadRequest;
 }
 
 /**
@@ -156,6 +166,16 @@ export async function connectVault(
       path: UPSTREAM_API_PATH,
       headers: { authorization: `Bearer ${upstreamToken}` },
     },
+    proxySlowRequest: {
+      method: 'GET',
+      path: `/vault/proxy/${connection}${UPSTREAM_SLOW_API_PATH}`,
+      headers: { authorization: `Bearer ${appToken}` },
+    },
+    directSlowRequest: {
+      method: 'GET',
+      path: UPSTREAM_SLOW_API_PATH,
+      headers: { authorization: `Bearer ${upstreamToken}` },
+    },
   };
 }
 
@@ -203,6 +223,8 @@ export async function measureVault(
     [latchkey.url, setup.proxyRequest, expectHello],
     [upstream.url, setup.directRequest, expectHello],
     [passthrough.url, passthroughRequest, expectHello],
+    [latchkey.url, setup.proxySlowRequest, expectHello],
+    [upstream.url, setup.directSlowRequest, expectHello],
   ];
   for (const [url, request, check] of checks) {
     const problem = await checkOnce(url, request, (response) => check(response.text));
@@ -253,6 +275,13 @@ export async function measureVault(
     warmupSeconds: 0,
     load: (url, request, seconds) => runPaced(url, request, { rate, seconds }),
   });
+  const [slowProxy, slowDirect] = await measureInterleaved(
+    [
+      { url: latchkey.url, request: setup.proxySlowRequest, cpuMicros: () => latchkey.cpuMicros() },
+      { url: upstream.url, request: setup.directSlowRequest, cpuMicros: () => upstream.cpuMicros() },
+    ],
+    { ...settings, connections: SLOW_CONNECTIONS },
+  );
   return {
     token: token!,
     proxy: proxy!,
@@ -265,5 +294,6 @@ export async function measureVault(
       direct: pacedDirect!,
       passthrough: pacedPassthrough!,
     },
+    slow: { proxy: slowProxy!, direct: slowDirect! },
   };
 }

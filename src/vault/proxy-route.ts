@@ -1,6 +1,8 @@
 // The proxy step: finds the connection, attaches a fresh token, forwards the request to the
 // provider's API base and streams the answer back unchanged. On a 401 it refreshes once and
 // retries, when the request had no body to replay.
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Context } from 'koa';
 import type { ResourceAuthorization } from '../resource/types.js';
@@ -39,6 +41,25 @@ function parseTarget(rawUrl: string): {
   }
 }
 
+/**
+ * Holds the socket's writes until the body's first chunk has been written after the head, so that
+ * both leave in one system call: piped, a response otherwise sends its head on its own.
+ */
+function coalesceHeadWithFirstChunk(socket: Socket | null, body: Readable): void {
+  if (!socket || socket.writableCorked) return;
+  socket.cork();
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    // After pipe's own 'data' handler has written the chunk (listeners run in order).
+    process.nextTick(() => socket.uncork());
+  };
+  body.once('data', release);
+  body.once('end', release);
+  body.once('close', release);
+}
+
 function hasBody(ctx: Context): boolean {
   return ctx.get('content-length') !== ''
     ? Number(ctx.get('content-length')) > 0
@@ -49,7 +70,15 @@ export function proxyRequest(vault: Vault) {
   return async function proxyRequest(ctx: Context) {
     const appId = (ctx.state.auth as ResourceAuthorization).clientId;
     const target = parseTarget(ctx.req.url ?? '');
-    const integration = await vault.integrations.get(appId, target.integrationKey);
+    // The integration and the connection's token are read in one store round: the token's lookup
+    // starts now, beside the integration's, and is awaited once the upstream URL is known.
+    const integrationRead = vault.integrations.get(appId, target.integrationKey);
+    const firstToken = vault.broker.freshToken(appId, target.integrationKey, target.endUserId, {
+      integration: integrationRead,
+    });
+    // Awaited below unless an earlier step fails; its own failure is then of no interest.
+    firstToken.catch(() => undefined);
+    const integration = await integrationRead;
     const provider = await vault.upstream.resolve(vault.integrations.definitionOf(integration), integration);
     const base = provider.apiBaseUrl ?? provider.issuer;
     if (!base)
@@ -68,11 +97,13 @@ export function proxyRequest(vault: Vault) {
       if (!ctx.res.writableFinished) aborted.abort();
     });
     const send = async (force: boolean) => {
-      // The integration just read goes along: the broker need not read it again.
-      const { tokens } = await vault.broker.freshToken(appId, target.integrationKey, target.endUserId, {
-        force,
-        integration,
-      });
+      // The retry's token: the integration just read goes along, the broker need not read it again.
+      const { tokens } = force
+        ? await vault.broker.freshToken(appId, target.integrationKey, target.endUserId, {
+            force,
+            integration,
+          })
+        : await firstToken;
       return vault.proxy.forward({
         method: ctx.method,
         url,
@@ -98,6 +129,7 @@ export function proxyRequest(vault: Vault) {
     // DOMException) per call, a measurable share of a proxied request.
     response.body.once('error', () => ctx.res.destroy());
     response.body.pipe(ctx.res);
+    coalesceHeadWithFirstChunk(ctx.res.socket, response.body);
     await finished(ctx.res).catch(() => response.body.destroy());
   };
 }

@@ -69,12 +69,20 @@ export class TokenBroker {
     appId: string,
     integrationKey: string,
     endUserId: string,
-    /** `integration`: the caller's copy, when it has just read it (the proxy does). */
-    options: { force?: boolean; integration?: VaultIntegrationRecord } = {},
+    /**
+     * `integration`: the caller's copy, or its read still under way (the proxy reads it for itself);
+     * the connection is read beside it, in the same store round.
+     */
+    options: {
+      force?: boolean;
+      integration?: VaultIntegrationRecord | Promise<VaultIntegrationRecord>;
+    } = {},
   ): Promise<FreshToken> {
-    const integration = options.integration ?? (await this.#integrations.get(appId, integrationKey));
+    const [integration, connection] = await Promise.all([
+      options.integration ?? this.#integrations.get(appId, integrationKey),
+      this.#read(appId, integrationKey, endUserId),
+    ]);
     const margin = (this.#integrations.definitionOf(integration).refreshMargin ?? this.#defaultMargin) * 1000;
-    const connection = await this.#read(appId, integrationKey, endUserId);
     assertUsable(connection);
     if (!options.force && isFresh(connection, margin)) return this.#fresh(connection);
 
