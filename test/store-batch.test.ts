@@ -15,7 +15,10 @@ let batch: StatementBatch;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'latchkey-batch-'));
   db = new DatabaseSync(join(dir, 'batch.db'));
-  db.exec('PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
+  // As the store opens it (see schema.ts): a busy_timeout, which the batch honours its own way.
+  db.exec(
+    'PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT NOT NULL)',
+  );
   batch = new StatementBatch(db);
 });
 
@@ -71,24 +74,40 @@ test('nothing resolves before its commit is visible to another connection', asyn
   other.close();
 });
 
-test('a batch that cannot take the write lock rejects every operation and changes nothing', async () => {
-  db.exec('PRAGMA busy_timeout = 50');
+test('while another process holds the write lock, a write waits without blocking the event loop', async () => {
   const holder = otherConnection();
   holder.exec('BEGIN IMMEDIATE');
-  const first = batch.write(insert('p', '1'));
-  const second = batch.write(insert('q', '2'));
+  const write = batch.write(insert('w', 'waited'));
+  // The event loop keeps turning: timers fire and reads are answered meanwhile.
+  const started = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  expect(performance.now() - started).toBeLessThan(500);
+  expect(await batch.read(read('w'))).toBeUndefined();
+  holder.exec('COMMIT');
+  holder.close();
+  await expect(write).resolves.toBe(1);
+  expect(await batch.read(read('w'))).toBe('waited');
+});
+
+test('a batch refused the write lock for longer than busy_timeout fails whole and changes nothing', async () => {
+  db.exec('PRAGMA busy_timeout = 50');
+  const impatient = new StatementBatch(db);
+  const holder = otherConnection();
+  holder.exec('BEGIN IMMEDIATE');
+  const first = impatient.write(insert('p', '1'));
+  const second = impatient.write(insert('q', '2'));
   await expect(first).rejects.toThrow(/locked|busy/i);
   await expect(second).rejects.toThrow(/locked|busy/i);
   holder.exec('ROLLBACK');
   holder.close();
   expect(db.isTransaction).toBe(false);
-  expect(await batch.read(read('p'))).toBeUndefined();
-  expect(await batch.write(insert('p', 'later'))).toBe(1);
+  expect(await impatient.read(read('p'))).toBeUndefined();
+  expect(await impatient.write(insert('p', 'later'))).toBe(1);
 });
 
 test('flush() runs what is queued at once (the store flushes before it closes)', async () => {
   const pending = batch.write(insert('z', 'last'));
-  batch.flush();
+  batch.flush({ wait: true });
   db.close();
   await expect(pending).resolves.toBe(1);
   const reopened = otherConnection();

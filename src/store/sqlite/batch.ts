@@ -13,10 +13,22 @@
 // SQLite's data_version, which changes whenever another connection (another worker process, the
 // admin CLI) has committed since this one last looked, and the caches are dropped when it did.
 // Writes through this connection drop what they change themselves.
+//
+// While another process holds the write lock, a batch that writes does not wait inside SQLite (its
+// busy handler sleeps, and the whole event loop with it): it asks for the lock without waiting and,
+// refused, tries again a millisecond later, gathering what else is queued meanwhile. It gives up
+// after the connection's busy_timeout, as SQLite would.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+
+/** SQLITE_BUSY, whatever its extended code. */
+function isBusy(error: unknown): boolean {
+  const code = (error as { errcode?: unknown } | null)?.errcode;
+  return typeof code === 'number' && (code & 0xff) === 5;
+}
 
 interface Pending {
   run: () => unknown;
+  write: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -31,14 +43,20 @@ export class StatementBatch {
   readonly #dataVersion: StatementSync;
   readonly #changeListeners: (() => void)[] = [];
   #seenVersion: number | undefined;
+  readonly #db: DatabaseSync;
+  /** The connection's busy_timeout (ms): how long a write batch keeps asking for the lock. */
+  readonly #busyTimeoutMs: number;
+  #busySince: number | undefined;
   #queue: Pending[] = [];
   #writes = false;
   #scheduled = false;
 
   constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#busyTimeoutMs = (db.prepare('PRAGMA busy_timeout').get() as { timeout: number }).timeout;
     this.#beginRead = db.prepare('BEGIN DEFERRED');
-    // IMMEDIATE: the write lock up front (waiting out busy_timeout for another process), so that a
-    // batch never fails halfway while upgrading a read lock.
+    // IMMEDIATE: the write lock up front, so that a batch never fails halfway while upgrading a
+    // read lock.
     this.#beginWrite = db.prepare('BEGIN IMMEDIATE');
     this.#commit = db.prepare('COMMIT');
     this.#rollback = db.prepare('ROLLBACK');
@@ -62,7 +80,7 @@ export class StatementBatch {
 
   #enqueue<T>(run: () => T, write: boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.#queue.push({ run, write, resolve: resolve as (value: unknown) => void, reject });
       if (write) this.#writes = true;
       if (!this.#scheduled) {
         this.#scheduled = true;
@@ -71,26 +89,52 @@ export class StatementBatch {
     });
   }
 
-  /** Runs what is queued now (the store does so before it closes). */
-  flush(): void {
+  /**
+   * Runs what is queued now. `wait`: block for the write lock as SQLite would, rather than try
+   * again later (the store does so before it closes).
+   */
+  flush(options: { wait?: boolean } = {}): void {
     const queue = this.#queue;
     if (queue.length === 0) return;
     const writes = this.#writes;
     this.#queue = [];
     this.#writes = false;
     this.#scheduled = false;
-    if (queue.length === 1) {
-      // Alone, the statement is its own (autocommit) transaction.
+    if (!writes) return this.#run(queue, 'read');
+    if (options.wait) return this.#run(queue, 'write');
+    let began: boolean;
+    try {
+      began = this.#tryBeginWrite();
+    } catch (error) {
+      this.#busySince = undefined;
+      for (const pending of queue) pending.reject(error);
+      return;
+    }
+    if (began) return this.#run(queue, 'began');
+    // Another connection holds the write lock: the writes wait for it, the reads need not (none of
+    // them may see a write that has not committed, let alone resolved).
+    this.#retryLater(queue.filter((pending) => pending.write));
+    const reads = queue.filter((pending) => !pending.write);
+    if (reads.length > 0) this.#run(reads, 'read');
+  }
+
+  /** Runs `queue` in one transaction: `began` when BEGIN IMMEDIATE has already succeeded. */
+  #run(queue: Pending[], mode: 'read' | 'write' | 'began'): void {
+    if (mode === 'read' && queue.length === 1) {
+      // A lone read is its own (autocommit) transaction.
       this.#checkExternalChanges();
       settle(queue[0]!, attempt(queue[0]!.run));
       return;
     }
     try {
-      (writes ? this.#beginWrite : this.#beginRead).run();
+      if (mode === 'read') this.#beginRead.run();
+      else if (mode === 'write') this.#beginWrite.run();
     } catch (error) {
+      this.#busySince = undefined;
       for (const pending of queue) pending.reject(error);
       return;
     }
+    if (mode !== 'read') this.#busySince = undefined;
     // Inside the transaction: what the caches are checked against is the batch's own snapshot.
     this.#checkExternalChanges();
     const outcomes = queue.map((pending) => attempt(pending.run));
@@ -108,6 +152,40 @@ export class StatementBatch {
       return;
     }
     queue.forEach((pending, index) => settle(pending, outcomes[index]!));
+  }
+
+  /** BEGIN IMMEDIATE without waiting: false when another connection holds the write lock. */
+  #tryBeginWrite(): boolean {
+    // exec, not a prepared statement: SQLite applies PRAGMA busy_timeout when it compiles it.
+    this.#db.exec('PRAGMA busy_timeout = 0');
+    try {
+      this.#beginWrite.run();
+      return true;
+    } catch (error) {
+      if (isBusy(error)) return false;
+      throw error;
+    } finally {
+      // The connection's own integer; PRAGMA takes no bound parameters.
+      this.#db.exec(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`);
+    }
+  }
+
+  /** Puts a batch refused the write lock back in front of the queue, and tries again shortly. */
+  #retryLater(queue: Pending[]): void {
+    this.#queue = queue.concat(this.#queue);
+    this.#writes = true;
+    const now = Date.now();
+    this.#busySince ??= now;
+    if (now - this.#busySince >= this.#busyTimeoutMs) {
+      // Refused for as long as SQLite itself would wait: a last attempt that waits as SQLite does,
+      // and fails the batch with SQLite's own error if the lock is still held.
+      this.flush({ wait: true });
+      return;
+    }
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setTimeout(() => this.flush(), 1);
+    }
   }
 
   #checkExternalChanges(): void {

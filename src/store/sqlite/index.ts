@@ -116,7 +116,7 @@ class SqliteStore implements Store {
     clearInterval(this.#purgeTimer);
     await this.#checkpointer?.close();
     if (!this.#db.isOpen) return;
-    this.#batch.flush();
+    this.#batch.flush({ wait: true });
     this.#db.close();
   }
 
