@@ -74,9 +74,18 @@ test('nothing resolves before its commit is visible to another connection', asyn
   other.close();
 });
 
+/** Another process that has been writing (the batch has seen its commits), and now holds the lock. */
+async function busyNeighbour() {
+  await batch.read(read('anything'));
+  const neighbour = otherConnection();
+  neighbour.exec("INSERT INTO t VALUES ('neighbour', 'was here')");
+  await batch.read(read('anything'));
+  neighbour.exec('BEGIN IMMEDIATE');
+  return neighbour;
+}
+
 test('while another process holds the write lock, a write waits without blocking the event loop', async () => {
-  const holder = otherConnection();
-  holder.exec('BEGIN IMMEDIATE');
+  const holder = await busyNeighbour();
   const write = batch.write(insert('w', 'waited'));
   // The event loop keeps turning: timers fire and reads are answered meanwhile.
   const started = performance.now();
@@ -92,8 +101,8 @@ test('while another process holds the write lock, a write waits without blocking
 test('a batch refused the write lock for longer than busy_timeout fails whole and changes nothing', async () => {
   db.exec('PRAGMA busy_timeout = 50');
   const impatient = new StatementBatch(db);
-  const holder = otherConnection();
-  holder.exec('BEGIN IMMEDIATE');
+  batch = impatient;
+  const holder = await busyNeighbour();
   const first = impatient.write(insert('p', '1'));
   const second = impatient.write(insert('q', '2'));
   await expect(first).rejects.toThrow(/locked|busy/i);

@@ -14,11 +14,15 @@
 // admin CLI) has committed since this one last looked, and the caches are dropped when it did.
 // Writes through this connection drop what they change themselves.
 //
-// While another process holds the write lock, a batch that writes does not wait inside SQLite (its
-// busy handler sleeps, and the whole event loop with it): it asks for the lock without waiting and,
-// refused, tries again a millisecond later, gathering what else is queued meanwhile. It gives up
-// after the connection's busy_timeout, as SQLite would.
+// While other processes write to the same file (seen through data_version in the last few
+// seconds), a batch that writes does not wait for the write lock inside SQLite (its busy handler
+// sleeps, and the whole event loop with it): it asks for the lock without waiting and, refused,
+// tries again a millisecond later, gathering what else is queued meanwhile. It gives up after the
+// connection's busy_timeout, as SQLite would. A process writing alone takes the lock directly.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+
+/** How long after another connection's last commit write batches ask for the lock without waiting. */
+const CONTENDED_MS = 5000;
 
 /** SQLITE_BUSY, whatever its extended code. */
 function isBusy(error: unknown): boolean {
@@ -47,6 +51,8 @@ export class StatementBatch {
   /** The connection's busy_timeout (ms): how long a write batch keeps asking for the lock. */
   readonly #busyTimeoutMs: number;
   #busySince: number | undefined;
+  /** When a commit by another connection was last seen (epoch ms). */
+  #otherWriterSeenAt = Number.NEGATIVE_INFINITY;
   #queue: Pending[] = [];
   #writes = false;
   #scheduled = false;
@@ -101,7 +107,9 @@ export class StatementBatch {
     this.#writes = false;
     this.#scheduled = false;
     if (!writes) return this.#run(queue, 'read');
-    if (options.wait) return this.#run(queue, 'write');
+    if (options.wait || Date.now() - this.#otherWriterSeenAt > CONTENDED_MS) {
+      return this.#run(queue, 'write');
+    }
     let began: boolean;
     try {
       began = this.#tryBeginWrite();
@@ -120,8 +128,8 @@ export class StatementBatch {
 
   /** Runs `queue` in one transaction: `began` when BEGIN IMMEDIATE has already succeeded. */
   #run(queue: Pending[], mode: 'read' | 'write' | 'began'): void {
-    if (mode === 'read' && queue.length === 1) {
-      // A lone read is its own (autocommit) transaction.
+    if (mode !== 'began' && queue.length === 1) {
+      // A lone statement is its own (autocommit) transaction.
       this.#checkExternalChanges();
       settle(queue[0]!, attempt(queue[0]!.run));
       return;
@@ -189,7 +197,6 @@ export class StatementBatch {
   }
 
   #checkExternalChanges(): void {
-    if (this.#changeListeners.length === 0) return;
     let version: number | undefined;
     try {
       version = (this.#dataVersion.get() as { data_version: number }).data_version;
@@ -197,6 +204,7 @@ export class StatementBatch {
       // Unknown: assume a change, and look again next time.
     }
     if (version !== undefined && version === this.#seenVersion) return;
+    if (this.#seenVersion !== undefined) this.#otherWriterSeenAt = Date.now();
     this.#forgetCaches();
     this.#seenVersion = version;
   }
