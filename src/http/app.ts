@@ -19,7 +19,13 @@ import { LoginThrottle, type ThrottleOptions } from '../authorization/login-thro
 import { createAuthorizationProvider, LONG_COOKIE_OPTIONS, SESSION_TTL } from '../authorization/provider.js';
 import { resourceRoutes } from '../resource/routes.js';
 import { ensureV1Api } from '../resource/v1-api.js';
-import { createVault, ensureVaultApi, mountVault, type Vault, type VaultOptions } from '../vault/vault.js';
+import {
+  createVault,
+  ensureVaultApi,
+  vaultMiddleware,
+  type Vault,
+  type VaultOptions,
+} from '../vault/vault.js';
 import type { Keyring } from '../store/encryption.js';
 import type { Store } from '../store/types.js';
 import { subscribeProviderEvents } from './events.js';
@@ -146,9 +152,18 @@ function health(store: Store) {
   };
 }
 
-function underPrefix(prefix: string, middleware: (ctx: any, next: Next) => unknown) {
-  return function routesUnderPrefix(ctx: Context, next: Next) {
-    return ctx.path.startsWith(prefix) ? middleware(ctx, next) : next();
+/**
+ * Hands a request to the area its path falls under, first match wins; the rest go on to the
+ * provider. One step for all of them: the token endpoint's requests should not pay a middleware
+ * hop for every page and API area, nor try their routes.
+ */
+function byPath(
+  areas: readonly (readonly [prefix: string, middleware: (ctx: any, next: Next) => unknown])[],
+) {
+  return function byPath(ctx: Context, next: Next) {
+    const path = ctx.path;
+    for (const [prefix, middleware] of areas) if (path.startsWith(prefix)) return middleware(ctx, next);
+    return next();
   };
 }
 
@@ -227,18 +242,20 @@ export async function createLatchkey(
   app.use(requestContext(logger));
   app.use(metrics.middleware);
   app.use(securityHeaders);
-  app.use(health(store));
-  app.use(metrics.endpoint);
-  app.use(staticAssets());
-  // Each area's routes only see requests under its prefix: the token endpoint's requests should
-  // not pay for matching every page route first.
-  app.use(underPrefix('/interaction/', interactions.routes()));
-  app.use(underPrefix('/account', account.routes()));
-  app.use(underPrefix('/v1/', resources.routes()));
   const vault = createVault({ store, keyring, issuer: config.issuer, logger }, options.vault);
   metrics.observeVault(vault.events);
-  mountVault(app, vault, { issuer: config.issuer, provider, keys: services.keys });
-  app.use(authorizationServerMetadata);
+  app.use(
+    byPath([
+      ['/healthz', health(store)],
+      ['/metrics', metrics.endpoint],
+      ['/assets/', staticAssets()],
+      ['/interaction/', interactions.routes()],
+      ['/account', account.routes()],
+      ['/v1/', resources.routes()],
+      ['/vault/', vaultMiddleware(vault, { issuer: config.issuer, provider, keys: services.keys })],
+      ['/.well-known/oauth-authorization-server', authorizationServerMetadata],
+    ]),
+  );
   app.use(async function providerEndpoints(ctx, next) {
     try {
       await current.middleware(ctx, next);

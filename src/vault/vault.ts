@@ -1,5 +1,5 @@
 // Assembles the token vault: its services, the built-in /vault API that protects it, and its routes.
-import type Koa from 'koa';
+import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { ApiService } from '../authorization/apis.js';
@@ -74,12 +74,11 @@ export function ensureVaultApi(apis: Pick<ApiService, 'ensure'>, issuer: string)
   });
 }
 
-/** Mounts the vault's routes on the app, protected by tokens for the vault API. */
-export function mountVault(
-  app: Koa,
+/** The vault's routes (everything under /vault/), protected by tokens for the vault API. */
+export function vaultMiddleware(
   vault: Vault,
   deps: { issuer: string; provider: () => Provider; keys: PublishedKeys },
-): void {
+): Middleware {
   const jwksUri = `${deps.issuer.replace(/\/$/, '')}/jwks`;
   const resource = createResourceProvider({
     issuer: deps.issuer,
@@ -89,9 +88,8 @@ export function mountVault(
     publicOrigin: new URL(deps.issuer).origin,
     fetch: inProcessJwksFetch(deps.keys, jwksUri),
   });
-  app.use(vaultProxy(vault, resource));
+  const proxy = vaultProxy(vault, resource);
   const routes = vaultRoutes(vault, resource).routes();
-  app.use((ctx, next) =>
-    ctx.path.startsWith('/vault/') ? routes(ctx as Parameters<typeof routes>[0], next) : next(),
-  );
+  return (ctx, next) =>
+    ctx.path.startsWith('/vault/proxy/') ? proxy(ctx, next) : routes(ctx as never, next);
 }
