@@ -1,6 +1,7 @@
 // Refresh done right, against small local providers with upstream quirks: rotation, missing fields,
 // refusals, failures; exactly one refresh under concurrency (also across two instances sharing
 // the SQLite file); and no stored token lost or corrupted on the way.
+import { request as httpRequest } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { Browser } from './support/browser.js';
 import { startFakeProvider, type FakeProvider, type FakeProviderOptions } from './support/fake-provider.js';
@@ -77,6 +78,40 @@ async function expire(connection: Connected) {
 }
 
 describe('transparent refresh and upstream quirks', () => {
+  test('a proxied call refused for its path or method refreshes nothing, even with the token due', async () => {
+    const connection = await connected();
+    await expire(connection);
+    const proxyPath = `/vault/proxy/${connection.key}/${connection.endUserId}`;
+    // node:http sends the target as written; fetch would refuse TRACE and normalise paths.
+    const raw = (method: string, path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const sent = httpRequest(
+          `${vault.url}${path}`,
+          { method, headers: { authorization: `Bearer ${app.token}` } },
+          (response) => {
+            let body = '';
+            response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+            response.on('end', () => resolve({ status: response.statusCode!, body }));
+          },
+        );
+        sent.on('error', reject);
+        sent.end();
+      });
+
+    const badPath = await raw('GET', `${proxyPath}/api/a%2fb`);
+    expect(badPath.status).toBe(400);
+    expect(JSON.parse(badPath.body)).toMatchObject({ error: 'path_not_allowed' });
+    const trace = await raw('TRACE', `${proxyPath}/api/x`);
+    expect(trace.status).toBe(405);
+    expect(connection.fake.stats.refreshes).toBe(0);
+    expect(connection.fake.stats.apiCalls).toBe(0);
+
+    const allowed = await app.call('GET', `${proxyPath}/api/x`);
+    expect(allowed.status).toBe(200);
+    expect(connection.fake.stats.refreshes).toBe(1);
+    expect(connection.fake.stats.apiCalls).toBe(1);
+  });
+
   test('a fresh token is served without a refresh; an expired one is refreshed and stored first', async () => {
     const connection = await connected();
     const first = await app.call('POST', connection.tokenPath, {});

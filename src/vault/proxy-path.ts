@@ -85,6 +85,19 @@ function pathProblem(rawPath: string): string | undefined {
 }
 
 /**
+ * The checks of upstreamUrl() that need no API base: throws VaultError `path_not_allowed` (400)
+ * for a path or query that could leave any base, and returns the query without its `?`. A route
+ * runs it before anything else, so that a refused request never reaches the store or a provider.
+ */
+export function checkProxiedPath(rawPath: string, rawQuery: string): string {
+  const problem = pathProblem(rawPath);
+  if (problem !== undefined) throw refuse(problem);
+  const query = rawQuery.startsWith('?') ? rawQuery.slice(1) : rawQuery;
+  if (!QUERY.test(query)) throw refuse('the query may not contain "#", spaces or control characters');
+  return query;
+}
+
+/**
  * The upstream URL for one proxied call. `rawPath` is what follows `/vault/proxy/:integration/:endUserId`
  * exactly as received (still percent-encoded, `''` or starting with `/`); `rawQuery` is the query
  * string as received, with or without its `?`. Throws VaultError `path_not_allowed` (400) for any
@@ -92,10 +105,7 @@ function pathProblem(rawPath: string): string | undefined {
  */
 export function upstreamUrl(apiBaseUrl: string, rawPath: string, rawQuery: string): URL {
   const base = apiBase(apiBaseUrl);
-  const problem = pathProblem(rawPath);
-  if (problem !== undefined) throw refuse(problem);
-  const query = rawQuery.startsWith('?') ? rawQuery.slice(1) : rawQuery;
-  if (!QUERY.test(query)) throw refuse('the query may not contain "#", spaces or control characters');
+  const query = checkProxiedPath(rawPath, rawQuery);
 
   const pathname = rawPath === '' ? base.pathname : base.prefix + rawPath;
   const url = new URL(query === '' ? base.origin + pathname : `${base.origin}${pathname}?${query}`);

@@ -6,7 +6,8 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Context } from 'koa';
 import type { ResourceAuthorization } from '../resource/types.js';
-import { upstreamUrl } from './proxy-path.js';
+import { checkProxiedPath, upstreamUrl } from './proxy-path.js';
+import { checkProxiedMethod } from './proxy.js';
 import { VaultError } from './types.js';
 import type { Vault } from './vault.js';
 
@@ -70,6 +71,10 @@ export function proxyRequest(vault: Vault) {
   return async function proxyRequest(ctx: Context) {
     const appId = (ctx.state.auth as ResourceAuthorization).clientId;
     const target = parseTarget(ctx.req.url ?? '');
+    // A request the proxy would refuse anyway is refused before the token lookup, which may
+    // refresh the token at the provider.
+    checkProxiedPath(target.rawPath, target.rawQuery);
+    checkProxiedMethod(ctx.method);
     // The integration and the connection's token are read in one store round: the token's lookup
     // starts now, beside the integration's, and is awaited once the upstream URL is known.
     const integrationRead = vault.integrations.get(appId, target.integrationKey);

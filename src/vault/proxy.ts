@@ -257,6 +257,13 @@ function limitedRequestBody(source: Readable, limit: number): ByteLimit {
   return limited;
 }
 
+/** Throws VaultError `invalid_request` (405) for a method the proxy never forwards. */
+export function checkProxiedMethod(method: string): void {
+  if (REFUSED_METHODS.has(method.toUpperCase())) {
+    throw new VaultError('invalid_request', 405, `${method} cannot be proxied.`);
+  }
+}
+
 /** One call in flight: undici's `opaque`, so that the factory and callback below are shared functions. */
 interface Exchange {
   resolve(response: ProxyResponse): void;
@@ -330,9 +337,7 @@ export function createProxy(options: ProxyOptions = {}): VaultProxy {
 
   async function forward(request: ProxyRequest): Promise<ProxyResponse> {
     const { method, url, headers } = request;
-    if (REFUSED_METHODS.has(method.toUpperCase())) {
-      throw new VaultError('invalid_request', 405, `${method} cannot be proxied.`);
-    }
+    checkProxiedMethod(method);
     const declared = headers['content-length'];
     if (declared !== undefined && !DIGITS.test(declared)) {
       throw new VaultError('invalid_request', 400, 'The Content-Length header is not a number.');
