@@ -22,6 +22,14 @@ export interface BrowserFlowResult {
   p99: number;
   /** Server CPU time per completed flow (µs, all threads: argon2 runs on libuv's). */
   cpuPerFlow?: number;
+  /** The load generator's own CPU time per completed flow (µs): it shares the machine's cores. */
+  clientCpuPerFlow?: number;
+}
+
+/** Scenario (5) as reported: Latchkey, and the same flows against the bare reference. */
+export interface BrowserFlows extends BrowserFlowResult {
+  /** The reference's flows (its interactions finish at once: no pages, no password check). */
+  reference?: BrowserFlowResult | { outcome: string };
 }
 
 const SCOPE = 'openid profile email offline_access';
@@ -35,6 +43,7 @@ export async function measureBrowserFlows(
   let started = 0;
   let failures = 0;
   let firstError: string | undefined;
+  const cpuBefore = process.cpuUsage();
   const begin = performance.now();
   const deadline = begin + settings.seconds * 1000;
   const worker = async () => {
@@ -52,6 +61,7 @@ export async function measureBrowserFlows(
   };
   await Promise.all(Array.from({ length: settings.workers }, worker));
   const seconds = (performance.now() - begin) / 1000;
+  const clientCpu = process.cpuUsage(cpuBefore);
   const sorted = Float64Array.from(latencies).sort();
   return {
     flows: latencies.length,
@@ -60,5 +70,6 @@ export async function measureBrowserFlows(
     rps: latencies.length / seconds,
     p50: percentile(sorted, 0.5),
     p99: percentile(sorted, 0.99),
+    ...(latencies.length ? { clientCpuPerFlow: (clientCpu.user + clientCpu.system) / latencies.length } : {}),
   };
 }

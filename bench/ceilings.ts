@@ -13,6 +13,8 @@ export interface Ceilings {
   es256PerSecond: number;
   argon2PerSecond: number;
   argon2Threads: number;
+  /** CPU time of one verification (ms). */
+  argon2CpuMs: number;
   hello: Measurement;
 }
 
@@ -36,10 +38,14 @@ export function signaturesPerSecond(alg: 'RS256' | 'ES256', seconds: number): nu
 }
 
 /** argon2id verifications per second with Latchkey's settings, as many at once as libuv has threads. */
-export async function argon2PerSecond(seconds: number): Promise<{ perSecond: number; threads: number }> {
+export async function argon2PerSecond(
+  seconds: number,
+): Promise<{ perSecond: number; threads: number; cpuMsEach: number }> {
   const hash = await argon2.hash('correct horse battery staple', PASSWORD_HASH_OPTIONS);
   const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
   let count = 0;
+  // Process CPU (libuv's threads included): what one verification costs whatever the parallelism.
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const deadline = started + seconds * 1000;
   await Promise.all(
@@ -50,7 +56,12 @@ export async function argon2PerSecond(seconds: number): Promise<{ perSecond: num
       }
     }),
   );
-  return { perSecond: count / ((performance.now() - started) / 1000), threads };
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    perSecond: count / ((performance.now() - started) / 1000),
+    threads,
+    cpuMsEach: (cpu.user + cpu.system) / 1000 / count,
+  };
 }
 
 export async function helloWorld(settings: LoadSettings): Promise<Measurement> {
@@ -71,6 +82,7 @@ export async function measureCeilings(settings: LoadSettings): Promise<Ceilings>
     es256PerSecond: signaturesPerSecond('ES256', signSeconds),
     argon2PerSecond: argon2.perSecond,
     argon2Threads: argon2.threads,
+    argon2CpuMs: argon2.cpuMsEach,
     hello: await helloWorld(settings),
   };
 }

@@ -1,6 +1,6 @@
 // The bench's results as Markdown: the scenario table with ratios to the reference and PASS/MISS
 // against the issue's targets, the growth table, the machine's ceilings and any CPU profiles.
-import type { BrowserFlowResult } from './browser-flow.js';
+import type { BrowserFlowResult, BrowserFlows } from './browser-flow.js';
 import type { Ceilings } from './ceilings.js';
 import type { ClusterResult } from './cluster.js';
 import type { ProfileDigest } from './cpu-profiler.js';
@@ -53,7 +53,7 @@ export interface BenchResults {
   cores: number;
   settings: string;
   comparisons: ComparisonRow[];
-  browser?: BrowserFlowResult | { outcome: string };
+  browser?: BrowserFlows | { outcome: string };
   vault?: VaultResult | { outcome: string };
   cluster?: ClusterResult | { outcome: string };
   growthLevels: number[];
@@ -95,15 +95,25 @@ function cpuCell(ours: Measurement, reference: Measurement): string {
   return `${integer(ours.cpuPerRequest)} / ${integer(reference.cpuPerRequest)} (${ratio.toFixed(2)}×)`;
 }
 
-function browserRow(browser: BenchResults['browser'], cores: number): string[] {
+function browserRow(browser: BenchResults['browser']): string[] {
   const target = `≥ ${TARGETS.loginsPerSecond} logins/s`;
-  const title = 'browser flow: authorize → login (argon2id) → consent → code → token';
+  const title =
+    'browser flow: authorize → login (argon2id) → consent → code → token (reference: the same flow, ' +
+    'its interactions finished at once: no pages, no password)';
   if (!browser || 'outcome' in browser)
     return ['5', title, browser?.outcome ?? 'not run', '', '', '', '', '', target, '—'];
   const failed = browser.failures ? ` (${browser.failures} failed: ${browser.firstError ?? ''})` : '';
-  // With every core busy, this is as many logins per second as the server's CPU time allows.
+  const reference = browser.reference;
+  const referenceCells =
+    reference === undefined
+      ? ['', '']
+      : 'outcome' in reference
+        ? [reference.outcome, '']
+        : [`${reference.rps.toFixed(1)} flows/s`, latency(reference)];
+  const ms = (micros: number | undefined) => (micros === undefined ? '?' : (micros / 1000).toFixed(1));
   const cpu = browser.cpuPerFlow
-    ? `${(browser.cpuPerFlow / 1000).toFixed(1)} ms per login (≤ ${Math.round((cores * 1e6) / browser.cpuPerFlow)}/s on ${cores} cores)`
+    ? `${ms(browser.cpuPerFlow)} / ${reference && !('outcome' in reference) ? ms(reference.cpuPerFlow) : '—'} ms per flow` +
+      ` (load generator: ${ms(browser.clientCpuPerFlow)} ms)`
     : '';
   const result =
     browser.failures > browser.flows / 100
@@ -116,13 +126,32 @@ function browserRow(browser: BenchResults['browser'], cores: number): string[] {
     title,
     `${browser.rps.toFixed(1)} logins/s${failed}`,
     latency(browser),
-    '—',
-    '',
+    ...referenceCells,
     '',
     cpu,
     target,
     result,
   ];
+}
+
+/** What scenario (5) can reach on this machine: its cores' CPU time over what one login costs. */
+function loginBudgetNote(results: BenchResults): string | undefined {
+  const { browser, ceilings, cores } = results;
+  if (!browser || 'outcome' in browser || !browser.cpuPerFlow) return undefined;
+  const perLogin = browser.cpuPerFlow + (browser.clientCpuPerFlow ?? 0);
+  const argon2 = ceilings?.argon2CpuMs;
+  return (
+    `- (5) Budget: ${cores} cores give ${cores * 1000} ms of CPU per second, so ${TARGETS.loginsPerSecond} ` +
+    `logins/s leave ${((cores * 1000) / TARGETS.loginsPerSecond).toFixed(1)} ms per login, the load ` +
+    `generator's share included. One login took ${(perLogin / 1000).toFixed(1)} ms here ` +
+    `(server ${(browser.cpuPerFlow / 1000).toFixed(1)}, load generator ` +
+    `${((browser.clientCpuPerFlow ?? 0) / 1000).toFixed(1)}), so at most ` +
+    `${Math.round((cores * 1e6) / perLogin)} logins/s with every core busy` +
+    (argon2 === undefined
+      ? '.'
+      : `; the argon2id verification alone is ${argon2.toFixed(1)} ms of it (ceilings), the rest of the ` +
+        `server's share ${(browser.cpuPerFlow / 1000 - argon2).toFixed(1)} ms for 8 requests and their store operations.`)
+  );
 }
 
 const TOKEN_API_TITLE =
@@ -262,6 +291,8 @@ function clusterRow(cluster: BenchResults['cluster']): string[] {
 function notes(results: BenchResults): string {
   const lines: string[] = [];
   const { vault, cluster } = results;
+  const budget = loginBudgetNote(results);
+  if (budget) lines.push(budget);
   if (vault && !('outcome' in vault)) {
     lines.push(
       '- (6) Vault: its own Latchkey, a node:http upstream provider and API (bench/upstream-server.ts) and a ' +
@@ -317,7 +348,7 @@ function comparisonTable(results: BenchResults): string {
       baseline ? 'info' : verdict(ratio, TARGETS.referenceRatio, [row.ours, row.reference]),
     ];
   });
-  rows.push(browserRow(results.browser, results.cores));
+  rows.push(browserRow(results.browser));
   rows.push(...vaultRows(results.vault));
   rows.push(clusterRow(results.cluster));
   return table(
@@ -395,7 +426,7 @@ function ceilingsTable(ceilings: Ceilings | undefined): string {
       ['ES256 signatures/s, one core (node:crypto, P-256)', integer(ceilings.es256PerSecond)],
       [
         `argon2id verifications/s (${PASSWORD_HASH_SETTINGS}; ${ceilings.argon2Threads} libuv threads)`,
-        integer(ceilings.argon2PerSecond),
+        `${integer(ceilings.argon2PerSecond)} (${ceilings.argon2CpuMs.toFixed(1)} ms of CPU each)`,
       ],
       ['node:http hello world req/s (p50 / p99 ms)', `${rate(ceilings.hello)} (${latency(ceilings.hello)})`],
     ],

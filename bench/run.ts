@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { measureBrowserFlows } from './browser-flow.js';
+import { measureBrowserFlows, type BrowserFlowResult, type BrowserFlows } from './browser-flow.js';
 import { measureCeilings } from './ceilings.js';
 import { BenchChild } from './child-process.js';
 import {
@@ -145,30 +145,59 @@ async function runReferenceComparison(
   }
 }
 
-/** Scenario (5), on a fresh Latchkey: complete sign-ins per second. */
+/** Measures browser flows on `server`: Latchkey's, or the reference's for comparison. */
+async function browserFlowsOn(
+  server: Server,
+  seconds: number,
+  workers: number,
+  profile?: ReturnType<Profiles['hook']>,
+): Promise<BrowserFlowResult> {
+  profile?.start();
+  const cpuBefore = await server.child.cpuMicros();
+  const flows = await measureBrowserFlows(server.target.endpoints, server.target.fixtures, {
+    workers,
+    seconds,
+    maxFlows: Math.ceil(seconds * 500),
+  });
+  const cpu = (await server.child.cpuMicros()) - cpuBefore;
+  if (flows.flows) flows.cpuPerFlow = cpu / flows.flows;
+  await profile?.stop();
+  return flows;
+}
+
+/**
+ * Scenario (5), on a fresh Latchkey: complete sign-ins per second. Then the same flows against the
+ * bare reference, whose interactions finish at once: what the protocol alone costs, for scale.
+ */
 async function runBrowserFlows(options: BenchOptions, profiles: Profiles): Promise<BenchResults['browser']> {
   if (!options.scenarios.has('browser')) return undefined;
   log('browser flow');
+  let result: BrowserFlows;
   const ours = await startServer({ kind: 'latchkey', growthRows: 0 }, false);
   try {
-    const hook = profiles.hook(ours.child, 'browser');
-    hook?.start();
-    const cpuBefore = await ours.child.cpuMicros();
-    const seconds = options.duration * 2;
-    const flows = await measureBrowserFlows(ours.target.endpoints, ours.target.fixtures, {
-      workers: options.connections,
-      seconds,
-      maxFlows: Math.ceil(seconds * 500),
-    });
-    const cpu = (await ours.child.cpuMicros()) - cpuBefore;
-    if (flows.flows) flows.cpuPerFlow = cpu / flows.flows;
-    await hook?.stop();
-    profiles.count('browser', flows);
-    log(`browser: ${flows.rps.toFixed(1)} logins/s (${flows.failures} failed)`);
-    return flows;
+    result = await browserFlowsOn(
+      ours,
+      options.duration * 2,
+      options.connections,
+      profiles.hook(ours.child, 'browser'),
+    );
+    profiles.count('browser', result);
+    log(`browser: ${result.rps.toFixed(1)} logins/s (${result.failures} failed)`);
   } finally {
     await ours.child.stop();
   }
+  try {
+    const reference = await startServer({ kind: 'reference' }, false);
+    try {
+      result.reference = await browserFlowsOn(reference, options.duration, options.connections);
+      log(`browser (reference): ${result.reference.rps.toFixed(1)} flows/s`);
+    } finally {
+      await reference.child.stop();
+    }
+  } catch (error) {
+    result.reference = { outcome: failure(error) };
+  }
+  return result;
 }
 
 const failure = (error: unknown) =>
