@@ -11,7 +11,7 @@ import { pipeline, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { Agent } from 'undici';
 import { upstreamUrl } from '../src/vault/proxy-path.js';
-import { createProxy, type ProxyResponse, type VaultProxy } from '../src/vault/proxy.js';
+import { asVaultError, createProxy, type ProxyResponse, type VaultProxy } from '../src/vault/proxy.js';
 import { VaultError } from '../src/vault/types.js';
 
 const MIB = 1024 * 1024;
@@ -204,6 +204,11 @@ async function echoOf(path: string, options: Parameters<typeof callApp>[1] = {})
   return (await response.body.json()) as Echo;
 }
 
+/** A body's failure as the vault classifies it (bodies fail with undici's own errors). */
+function rethrowAsVaultError(error: unknown): never {
+  throw asVaultError(error as Error);
+}
+
 async function readAll(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of body) chunks.push(chunk as Buffer);
@@ -363,7 +368,10 @@ describe('the answer', () => {
         headers: {},
         accessToken: VAULT_TOKEN,
       });
-      await expect(readAll(streamed.body)).rejects.toMatchObject({ code: 'body_too_large' });
+      await expect(readAll(streamed.body).catch(rethrowAsVaultError)).rejects.toMatchObject({
+        code: 'body_too_large',
+        status: 502,
+      });
       const declared = small.forward({
         method: 'GET',
         url: upstreamUrl(upstream.url, '/big', `bytes=${2 * MIB}&declared`),
@@ -516,7 +524,9 @@ describe('provider failures', () => {
       });
       const [first] = (await once(answer.body, 'data')) as [Buffer];
       expect(first.toString()).toBe('first chunk');
-      await expect(readAll(answer.body)).rejects.toMatchObject({ code: 'provider_timeout' });
+      await expect(readAll(answer.body).catch(rethrowAsVaultError)).rejects.toMatchObject({
+        code: 'provider_timeout',
+      });
     } finally {
       await quick.close();
     }
