@@ -33,7 +33,7 @@ const GROUPS: Record<string, ScenarioId[]> = {
 export interface BenchOptions {
   /** Measured seconds per scenario and side. */
   duration: number;
-  /** Measured seconds per side for the vault and cluster scenarios (--quick: 1 unless --duration). */
+  /** Measured seconds for the vault, cluster and reference browser flows (--quick: 1 unless --duration). */
   shortDuration: number;
   warmup: number;
   connections: number;
@@ -48,8 +48,8 @@ export interface BenchOptions {
 }
 
 export const USAGE = `usage: npm run bench -- [options]
-  --duration=SECONDS     measured seconds per scenario and server (default 5; --quick 1.5, and 1
-                         for vault and cluster)
+  --duration=SECONDS     measured seconds per scenario and server (default 5; --quick 1.2, and 1
+                         for vault, cluster and the reference's browser flows)
   --connections=N        concurrent connections, and browser-flow workers (default 10)
   --scenarios=LIST       comma list of scenario ids or group numbers 0-7 (6: vault); default all:
                          ${SCENARIO_IDS.join(', ')}
@@ -79,7 +79,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
     process.exit(0);
   }
   const quick = values.quick;
-  const duration = positive('duration', values.duration ?? (quick ? '1.5' : '5'));
+  const duration = positive('duration', values.duration ?? (quick ? '1.2' : '5'));
   const connections = Math.round(positive('connections', values.connections ?? '10'));
   const scenarios = new Set<ScenarioId>();
   for (const entry of (values.scenarios ?? SCENARIO_IDS.join(',')).split(',').map((part) => part.trim())) {

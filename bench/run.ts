@@ -177,7 +177,8 @@ async function runBrowserFlows(options: BenchOptions, profiles: Profiles): Promi
   try {
     result = await browserFlowsOn(
       ours,
-      options.duration * 2,
+      // Logins are few per second: twice the time, for as many flows as a full run can afford.
+      options.quick ? options.duration : options.duration * 2,
       options.connections,
       profiles.hook(ours.child, 'browser'),
     );
@@ -189,7 +190,7 @@ async function runBrowserFlows(options: BenchOptions, profiles: Profiles): Promi
   try {
     const reference = await startServer({ kind: 'reference' }, false);
     try {
-      result.reference = await browserFlowsOn(reference, options.duration, options.connections);
+      result.reference = await browserFlowsOn(reference, options.shortDuration, options.connections);
       log(`browser (reference): ${result.reference.rps.toFixed(1)} flows/s`);
     } finally {
       await reference.child.stop();
