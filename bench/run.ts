@@ -177,7 +177,7 @@ async function runBrowserFlows(options: BenchOptions, profiles: Profiles): Promi
   try {
     result = await browserFlowsOn(
       ours,
-      // Logins are few per second: twice the time, for as many flows as a full run can afford.
+      // Logins are few per second: a full run gives them twice the time, for more flows.
       options.quick ? options.duration : options.duration * 2,
       options.connections,
       profiles.hook(ours.child, 'browser'),
