@@ -22,9 +22,14 @@ export class BenchChild {
     this.seeded = ready.seeded;
   }
 
-  /** Forks dist/bench/server.js for `spec` and resolves once it listens. */
+  /**
+   * Forks dist/bench/server.js for `spec` and resolves once it listens. With --expose-gc, so that a
+   * server can collect the garbage of its own seeding before it is measured.
+   */
   static start(spec: ServerSpec): Promise<BenchChild> {
-    return BenchChild.fork(SERVER_SCRIPT, [JSON.stringify(spec)]);
+    return BenchChild.fork(SERVER_SCRIPT, [JSON.stringify(spec)], {
+      execArgv: [...process.execArgv, '--expose-gc'],
+    });
   }
 
   /**
