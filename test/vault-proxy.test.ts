@@ -379,6 +379,16 @@ describe('the answer', () => {
         accessToken: VAULT_TOKEN,
       });
       await expect(declared).rejects.toMatchObject({ code: 'body_too_large', status: 502 });
+      // A HEAD answer's Content-Length describes the GET body it has none of: passed on, not refused.
+      const head = await small.forward({
+        method: 'HEAD',
+        url: upstreamUrl(upstream.url, '/big', `bytes=${2 * MIB}&declared`),
+        headers: {},
+        accessToken: VAULT_TOKEN,
+      });
+      expect(head.status).toBe(200);
+      expect(head.headers['content-length']).toBe(String(2 * MIB));
+      expect((await readAll(head.body)).length).toBe(0);
     } finally {
       await small.close();
     }

@@ -123,7 +123,7 @@ export function proxyRequest(vault: Vault) {
     let response = await send(false);
     if (response.status === 401 && !withBody) {
       // The provider refused a token we thought valid (revoked, or expired early): refresh once.
-      response.body.resume();
+      void response.body.dump();
       response = await send(true);
     }
     // Written by hand, not through ctx.body: Koa would add a content type the provider did not send.

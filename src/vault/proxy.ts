@@ -49,8 +49,9 @@ export interface ProxyResponse {
   /**
    * The provider's body, unchanged (undici's own stream, piped as is). It errors with undici's error
    * when the provider fails mid-way or the body passes maxResponseBytes; asVaultError() classifies one.
+   * A body that will not be read is let go with `dump()`.
    */
-  body: Readable;
+  body: Dispatcher.ResponseData['body'];
 }
 
 export interface VaultProxy {
@@ -345,7 +346,8 @@ export function createProxy(options: ProxyOptions = {}): VaultProxy {
     const length = answer.headers['content-length'];
     if (method !== 'HEAD' && typeof length === 'string' && Number(length) > maxResponseBytes) {
       // Known too large before a byte is read: fail the call whole rather than cut a body short.
-      answer.body.destroy();
+      // dump() drops the body (and its connection, past a small size) and swallows its error.
+      void answer.body.dump();
       throw tooLarge('response', maxResponseBytes);
     }
     return { status: answer.statusCode, headers: responseHeaders(answer.headers), body: answer.body };
