@@ -3,7 +3,6 @@
 // stored tokens and grants before it starts answering (the growth scenarios).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -21,6 +20,7 @@ import {
   type BenchFixtures,
 } from './fixtures.js';
 import { seedGrowthRows } from './growth-seed.js';
+import { closeServer, listenOnLoopback } from './loopback.js';
 
 export interface LatchkeyBenchServer {
   url: string;
@@ -36,13 +36,9 @@ export async function startLatchkeyBench(
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
   const databasePath = join(dir, 'latchkey.db');
   const server = createServer();
-  // keepAliveTimeout above autocannon's pauses between phases, so connections are not re-made.
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const url = await listenOnLoopback(server);
   const config = loadConfig({
-    PORT: String(port),
+    PORT: new URL(url).port,
     HOST: '127.0.0.1',
     ISSUER: url,
     DATABASE_URL: `sqlite:${databasePath}`,
@@ -80,8 +76,7 @@ export async function startLatchkeyBench(
     latchkey,
     seeded,
     async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       await latchkey.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -4,8 +4,8 @@
 // no store, no framework: what the vault's proxy costs beyond it is Latchkey's own work; what it
 // costs against the upstream called directly is also the hop itself.
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
+import { closeServer, listenOnLoopback } from './loopback.js';
 
 export async function startPassthroughBench(
   upstream: string,
@@ -33,13 +33,11 @@ export async function startPassthroughBench(
         res.end();
       });
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url,
     async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       await agent.close();
     },
   };

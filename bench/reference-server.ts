@@ -6,7 +6,6 @@
 // Its interactions finish at once (no pages): it is only driven to mint tokens.
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import {
@@ -19,6 +18,7 @@ import {
   benchApis,
   type BenchFixtures,
 } from './fixtures.js';
+import { closeServer, listenOnLoopback } from './loopback.js';
 
 const ACCOUNT_ID = 'bench-account';
 const ACCESS_TOKEN_TTL = 3600;
@@ -148,9 +148,7 @@ function autoInteractions(provider: Provider) {
 
 export async function startReferenceBench(): Promise<ReferenceBenchServer> {
   const server = createServer();
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = await listenOnLoopback(server);
   const secret = () => randomBytes(32).toString('base64url');
   const fixtures: BenchFixtures = {
     url,
@@ -167,8 +165,7 @@ export async function startReferenceBench(): Promise<ReferenceBenchServer> {
     url,
     fixtures,
     async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
     },
   };
 }

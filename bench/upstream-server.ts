@@ -6,7 +6,7 @@
 // that "proxied through Latchkey" against "called directly" measures the proxy, not the upstream.
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback } from './loopback.js';
 
 export const UPSTREAM_CLIENT = { clientId: 'latchkey-vault-bench', clientSecret: 'bench-upstream-secret' };
 export const UPSTREAM_API_PATH = '/api/hello';
@@ -32,9 +32,7 @@ export async function startUpstreamBench(): Promise<UpstreamBenchServer> {
       if (!res.headersSent) json(res, 500, { error: 'server_error', error_description: String(error) });
     });
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = await listenOnLoopback(server);
   const hello = Buffer.from(JSON.stringify({ hello: 'world' }));
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -138,8 +136,7 @@ export async function startUpstreamBench(): Promise<UpstreamBenchServer> {
   return {
     url,
     async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
     },
   };
 }
