@@ -51,6 +51,8 @@ export interface BenchResults {
   node: string;
   cpu: string;
   cores: number;
+  /** Which argon2 binary the servers load (src/authorization/argon2-build.ts). */
+  argon2: string;
   settings: string;
   comparisons: ComparisonRow[];
   browser?: BrowserFlows | { outcome: string };
@@ -470,6 +472,8 @@ export function renderResults(results: BenchResults): string {
     '# Latchkey benchmark',
     '',
     `${results.date.toISOString()} · Node ${results.node} · ${results.cpu} × ${results.cores} · ${results.settings}`,
+    '',
+    `argon2 binary: ${results.argon2}.`,
     '',
     'Latchkey runs on the embedded SQLite store; the reference is a bare oidc-provider with its in-memory',
     'adapter and the same protocol configuration (bench/reference-server.ts). Each server is its own',

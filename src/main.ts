@@ -1,6 +1,7 @@
 // `npm start`: reads the configuration, opens the store and serves Latchkey.
 import cluster from 'node:cluster';
 import { pino, type Logger } from 'pino';
+import { argon2BuildProblem, describeArgon2Build } from './authorization/argon2-build.js';
 import { ConfigError, configWarnings, loadConfig } from './config/index.js';
 import { createLatchkey } from './http/app.js';
 import { loadKeyring, openStore } from './store/index.js';
@@ -38,6 +39,11 @@ async function main() {
     }
     throw error;
   }
+  const argon2Problem = argon2BuildProblem();
+  if (argon2Problem) {
+    process.stderr.write(`latchkey: ${argon2Problem}\n`);
+    process.exit(1);
+  }
   const logger = pino({ level: config.logLevel, base: { service: 'latchkey' } });
   const keyring = loadKeyring(config, (path) =>
     logger.warn(
@@ -62,7 +68,13 @@ async function main() {
   const latchkey = await createLatchkey(config, store, keyring, { logger });
   const server = latchkey.app.listen(config.port, config.host, () => {
     logger.info(
-      { issuer: config.issuer, host: config.host, port: config.port, store: store.kind },
+      {
+        issuer: config.issuer,
+        host: config.host,
+        port: config.port,
+        store: store.kind,
+        argon2: describeArgon2Build(),
+      },
       'latchkey listening',
     );
   });

@@ -2,6 +2,7 @@
 import argon2 from 'argon2';
 import { randomUUID } from 'node:crypto';
 import type { AccountRecord, Store } from '../store/types.js';
+import { assertArgon2Runs } from './argon2-build.js';
 
 /**
  * argon2id at one of OWASP's minimum configurations (Password Storage Cheat Sheet): m=7 MiB, t=5,
@@ -60,6 +61,7 @@ export class AccountService {
       throw new AccountInputError(`invalid email address: ${input.email}`);
     if (!input.name.trim()) throw new AccountInputError('name must not be empty');
     assertPasswordStrength(input.password);
+    assertArgon2Runs();
     const now = Date.now();
     const account: AccountRecord = {
       id: randomUUID(),
@@ -88,12 +90,14 @@ export class AccountService {
 
   async setPassword(id: string, password: string): Promise<boolean> {
     assertPasswordStrength(password);
+    assertArgon2Runs();
     const passwordHash = await argon2.hash(password, PASSWORD_HASH_OPTIONS);
     return this.#store.accounts.update(id, { passwordHash, updatedAt: Date.now() });
   }
 
   /** The account when email and password match; undefined otherwise, in comparable time. */
   async authenticate(email: string, password: string): Promise<AccountRecord | undefined> {
+    assertArgon2Runs();
     const account = await this.#store.accounts.findByEmail(normalizeEmail(email));
     if (!account) {
       this.#dummyHash ??= argon2.hash('latchkey-dummy-password', PASSWORD_HASH_OPTIONS);
