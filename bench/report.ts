@@ -8,6 +8,7 @@ import { pairedRatio, type Measurement } from './load.js';
 import { SLOW_CONNECTIONS, type VaultResult } from './vault.js';
 import { UPSTREAM_SLOW_MS } from './upstream-server.js';
 import { PASSWORD_HASH_SETTINGS } from '../src/authorization/accounts.js';
+import { describeArgon2Build, type Argon2Build } from '../src/authorization/argon2-build.js';
 
 /** Issue #6 targets. */
 export const TARGETS = {
@@ -52,7 +53,7 @@ export interface BenchResults {
   cpu: string;
   cores: number;
   /** Which argon2 binary the servers load (src/authorization/argon2-build.ts). */
-  argon2: string;
+  argon2: Argon2Build;
   settings: string;
   comparisons: ComparisonRow[];
   browser?: BrowserFlows | { outcome: string };
@@ -152,7 +153,10 @@ function loginBudgetNote(results: BenchResults): string | undefined {
     (argon2 === undefined
       ? '.'
       : `; the argon2id verification alone is ${argon2.toFixed(1)} ms of it (ceilings), the rest of the ` +
-        `server's share ${(browser.cpuPerFlow / 1000 - argon2).toFixed(1)} ms for 8 requests and their store operations.`)
+        `server's share ${(browser.cpuPerFlow / 1000 - argon2).toFixed(1)} ms for 8 requests and their store operations.`) +
+    (results.argon2.kind === 'native'
+      ? ''
+      : ' On a CPU with AVX2, `npm run argon2:native` about halves the verification (docs/production.md).')
   );
 }
 
@@ -473,7 +477,7 @@ export function renderResults(results: BenchResults): string {
     '',
     `${results.date.toISOString()} · Node ${results.node} · ${results.cpu} × ${results.cores} · ${results.settings}`,
     '',
-    `argon2 binary: ${results.argon2}.`,
+    `argon2 binary: ${describeArgon2Build(results.argon2)}.`,
     '',
     'Latchkey runs on the embedded SQLite store; the reference is a bare oidc-provider with its in-memory',
     'adapter and the same protocol configuration (bench/reference-server.ts). Each server is its own',

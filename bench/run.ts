@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { describeArgon2Build } from '../src/authorization/argon2-build.js';
+import { argon2Build } from '../src/authorization/argon2-build.js';
 import { measureBrowserFlows, type BrowserFlowResult, type BrowserFlows } from './browser-flow.js';
 import { measureCeilings } from './ceilings.js';
 import { BenchChild } from './child-process.js';
@@ -381,7 +381,7 @@ async function run(
     node: process.versions.node,
     cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
     cores: cpus().length,
-    argon2: describeArgon2Build(),
+    argon2: argon2Build(),
     settings:
       `${options.duration} s per scenario and server` +
       (options.shortDuration !== options.duration ? ` (vault, cluster: ${options.shortDuration} s)` : '') +
