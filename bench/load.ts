@@ -192,11 +192,27 @@ export function measurement(runs: LoadRun[]): Measurement {
  * `a` ran right next to slice i of `b`): a burst of someone else's work spoils a pair or two, not
  * the figure. Falls back to the ratio of overall rates when the slices do not pair up.
  */
+/** The ratios of `a` to `b` over the pairs of slices run back to back, sorted; empty without pairs. */
+function pairRatios(a: Measurement, b: Measurement): Float64Array {
+  if (a.sliceRates.length !== b.sliceRates.length) return new Float64Array();
+  return Float64Array.from(a.sliceRates.map((rate, index) => rate / b.sliceRates[index]!)).sort();
+}
+
 export function pairedRatio(a: Measurement, b: Measurement): number {
-  if (a.sliceRates.length !== b.sliceRates.length || a.sliceRates.length === 0) return a.rps / b.rps;
-  const ratios = Float64Array.from(a.sliceRates.map((rate, index) => rate / b.sliceRates[index]!)).sort();
+  const ratios = pairRatios(a, b);
+  if (ratios.length === 0) return a.rps / b.rps;
   const middle = ratios.length >> 1;
   return ratios.length % 2 ? ratios[middle]! : (ratios[middle - 1]! + ratios[middle]!) / 2;
+}
+
+/**
+ * The middle half of the pair ratios (25th to 75th percentile): how far the ratio moves from one
+ * pair of slices to the next in this run. Undefined with fewer than four pairs.
+ */
+export function pairedRatioSpread(a: Measurement, b: Measurement): { low: number; high: number } | undefined {
+  const ratios = pairRatios(a, b);
+  if (ratios.length < 4) return undefined;
+  return { low: percentile(ratios, 0.25), high: percentile(ratios, 0.75) };
 }
 
 /** Nearest-rank percentile of sorted values; NaN when there are none. */

@@ -4,7 +4,7 @@ import type { BrowserFlowResult, BrowserFlows } from './browser-flow.js';
 import type { Ceilings } from './ceilings.js';
 import type { ClusterResult } from './cluster.js';
 import type { ProfileDigest } from './cpu-profiler.js';
-import { pairedRatio, type Measurement } from './load.js';
+import { pairedRatio, pairedRatioSpread, type Measurement } from './load.js';
 import { SLOW_CONNECTIONS, type VaultResult } from './vault.js';
 import { UPSTREAM_SLOW_MS } from './upstream-server.js';
 import { PASSWORD_HASH_SETTINGS } from '../src/authorization/accounts.js';
@@ -79,11 +79,25 @@ function rate(value: Measurement): string {
   return failed ? `${integer(value.rps)} (${failed} failed)` : integer(value.rps);
 }
 
-/** PASS/MISS for a ratio; failures above 1% of the requests spoil any figure. */
-function verdict(ratio: number, target: number, measured: Measurement[]): string {
-  const failing = measured.some((value) => value.non2xx + value.errors > value.requests / 100);
+/** A ratio of `a` to `b` with, in brackets, the middle half of its pair ratios in this run. */
+function ratioCell(a: Measurement, b: Measurement): string {
+  const spread = pairedRatioSpread(a, b);
+  const ratio = `${pairedRatio(a, b).toFixed(2)}×`;
+  return spread ? `${ratio} (${spread.low.toFixed(2)}–${spread.high.toFixed(2)})` : ratio;
+}
+
+/**
+ * PASS/MISS for the ratio of `a` to `b` (above `target`, or at least it unless `strict`); failures
+ * above 1% of the requests spoil any figure. "borderline" when the target lies within the middle
+ * half of the pair ratios: the run cannot tell the two apart.
+ */
+function verdict(a: Measurement, b: Measurement, target: number, options: { strict?: boolean } = {}): string {
+  const failing = [a, b].some((value) => value.non2xx + value.errors > value.requests / 100);
   if (failing) return 'MISS (errors)';
-  return ratio >= target ? 'PASS' : 'MISS';
+  const meets = (ratio: number) => (options.strict ? ratio > target : ratio >= target);
+  const spread = pairedRatioSpread(a, b);
+  const borderline = spread !== undefined && meets(spread.high) && !meets(spread.low);
+  return (meets(pairedRatio(a, b)) ? 'PASS' : 'MISS') + (borderline ? ', borderline' : '');
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -190,8 +204,6 @@ function vaultRows(vault: BenchResults['vault']): string[][] {
     ];
   }
   const { token, proxy, direct, passthrough, paced, slow } = vault;
-  const ratio = pairedRatio(proxy, direct);
-  const slowRatio = pairedRatio(slow.proxy, slow.direct);
   const added = paced.proxy.p50 - paced.direct.p50;
   const bareAdded = paced.passthrough.p50 - paced.direct.p50;
   const saturatedAdded = proxy.p50 - direct.p50;
@@ -220,10 +232,10 @@ function vaultRows(vault: BenchResults['vault']): string[][] {
       latency(proxy),
       rate(direct),
       latency(direct),
-      `${ratio.toFixed(2)}×`,
+      ratioCell(proxy, direct),
       `${cpuOf(proxy)} / ${cpuOf(direct)} (Latchkey / upstream)`,
       proxyTarget,
-      verdict(ratio, TARGETS.proxyRatio, [proxy, direct]),
+      verdict(proxy, direct, TARGETS.proxyRatio),
     ],
     [
       '6',
@@ -232,10 +244,10 @@ function vaultRows(vault: BenchResults['vault']): string[][] {
       latency(slow.proxy),
       rate(slow.direct),
       latency(slow.direct),
-      `${slowRatio.toFixed(2)}×`,
+      ratioCell(slow.proxy, slow.direct),
       `${cpuOf(slow.proxy)} / ${cpuOf(slow.direct)} (Latchkey / upstream)`,
       proxyTarget,
-      verdict(slowRatio, TARGETS.proxyRatio, [slow.proxy, slow.direct]),
+      verdict(slow.proxy, slow.direct, TARGETS.proxyRatio),
     ],
     [
       '6',
@@ -244,7 +256,7 @@ function vaultRows(vault: BenchResults['vault']): string[][] {
       latency(passthrough),
       rate(direct),
       latency(direct),
-      `${pairedRatio(passthrough, direct).toFixed(2)}×`,
+      ratioCell(passthrough, direct),
       `${cpuOf(passthrough)} / ${cpuOf(direct)} (pass-through / upstream)`,
       '—',
       'info',
@@ -276,10 +288,6 @@ function clusterRow(cluster: BenchResults['cluster']): string[] {
     const outcome = cluster && 'outcome' in cluster ? cluster.outcome : 'not run';
     return ['—', title, outcome, '', '', '', '', '', target, '—'];
   }
-  const ratio = pairedRatio(two.measured, one.measured);
-  const failing = [one, two].some(
-    ({ measured }) => measured.non2xx + measured.errors > measured.requests / 100,
-  );
   return [
     '—',
     title,
@@ -287,10 +295,10 @@ function clusterRow(cluster: BenchResults['cluster']): string[] {
     latency(two.measured),
     rate(one.measured),
     latency(one.measured),
-    `${ratio.toFixed(2)}×`,
+    ratioCell(two.measured, one.measured),
     `${cpuOf(two.measured)} / ${cpuOf(one.measured)} (all processes)`,
     target,
-    failing ? 'MISS (errors)' : ratio > TARGETS.clusterRatio ? 'PASS' : 'MISS',
+    verdict(two.measured, one.measured, TARGETS.clusterRatio, { strict: true }),
   ];
 }
 
@@ -339,7 +347,6 @@ function comparisonTable(results: BenchResults): string {
     if (row.outcome || !row.ours || !row.reference) {
       return [String(row.group), row.title, row.outcome ?? 'not run', '', '', '', '', '', target, '—'];
     }
-    const ratio = pairedRatio(row.ours, row.reference);
     const baseline = row.group === 0;
     return [
       String(row.group),
@@ -348,10 +355,10 @@ function comparisonTable(results: BenchResults): string {
       latency(row.ours),
       rate(row.reference),
       latency(row.reference),
-      `${ratio.toFixed(2)}×`,
+      ratioCell(row.ours, row.reference),
       cpuCell(row.ours, row.reference),
       baseline ? '—' : target,
-      baseline ? 'info' : verdict(ratio, TARGETS.referenceRatio, [row.ours, row.reference]),
+      baseline ? 'info' : verdict(row.ours, row.reference, TARGETS.referenceRatio),
     ];
   });
   rows.push(browserRow(results.browser));
@@ -385,7 +392,7 @@ function growthTable(results: BenchResults): string {
     if (row.outcome || !small || !large) {
       return ['7', row.title, ...growthLevels.map(() => ''), row.outcome ?? 'not run', '', '—'];
     }
-    const ratio = pairedRatio(large, small);
+    const measured = row.levels.filter((level): level is Measurement => !!level);
     return [
       '7',
       row.title,
@@ -394,13 +401,12 @@ function growthTable(results: BenchResults): string {
           ? `${rate(level)} (${latency(level)} ms${level.cpuPerRequest ? `; ${integer(level.cpuPerRequest)} µs CPU` : ''})`
           : '',
       ),
-      `${ratio.toFixed(2)}×`,
+      ratioCell(large, small),
       `≥ ${TARGETS.growthRatio}×`,
-      verdict(
-        ratio,
-        TARGETS.growthRatio,
-        row.levels.filter((level): level is Measurement => !!level),
-      ),
+      // A level between the first and the last counts for errors too.
+      measured.some((level) => level.non2xx + level.errors > level.requests / 100)
+        ? 'MISS (errors)'
+        : verdict(large, small, TARGETS.growthRatio),
     ];
   });
   const seeding = results.seeding
@@ -483,8 +489,10 @@ export function renderResults(results: BenchResults): string {
     'adapter and the same protocol configuration (bench/reference-server.ts). Each server is its own',
     'process; the load generator (autocannon) is a third. The subjects of a comparison are loaded in',
     'turn, in half-second slices (A B B A A B …); "ratio" is the median over the pairs of slices run',
-    'back to back, so that it holds on a shared machine even when the rates move. "Server CPU µs/req"',
-    "is the server process's user + system time per response over its own slices.",
+    'back to back, so that it holds on a shared machine even when the rates move; in brackets, the',
+    'middle half of the pair ratios (25th to 75th percentile). A target inside that range is',
+    '"borderline": this run cannot tell the ratio from the target. "Server CPU µs/req" is the server',
+    "process's user + system time per response over its own slices.",
     '',
     comparisonTable(results),
     '',
