@@ -2,6 +2,8 @@
 // refusals, failures; exactly one refresh under concurrency (also across two instances sharing
 // the SQLite file); and no stored token lost or corrupted on the way.
 import { request as httpRequest } from 'node:http';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { Browser } from './support/browser.js';
 import { startFakeProvider, type FakeProvider, type FakeProviderOptions } from './support/fake-provider.js';
@@ -14,8 +16,19 @@ let app: VaultApp;
 const providers: FakeProvider[] = [];
 let counter = 0;
 
+/** The server's log lines (JSON). */
+const logs: string[] = [];
+
 beforeAll(async () => {
-  vault = await startLatchkey({ options: { vault: { upstreamTimeoutMs: 600 } } });
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logs.push(chunk.toString());
+      done();
+    },
+  });
+  vault = await startLatchkey({
+    options: { vault: { upstreamTimeoutMs: 600 }, logger: pino({ level: 'info' }, sink) },
+  });
   app = await vaultApp(vault);
 });
 
@@ -70,6 +83,15 @@ async function stored(connection: Connected) {
   return { record: record!, tokens: openTokens(vault.latchkey.keyring, record!) };
 }
 
+/** Waits until `condition` holds, failing after `ms`. */
+async function until(condition: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** Makes the stored access token expired, as time would. */
 async function expire(connection: Connected) {
   const { record } = await stored(connection);
@@ -110,6 +132,27 @@ describe('transparent refresh and upstream quirks', () => {
     expect(allowed.status).toBe(200);
     expect(connection.fake.stats.refreshes).toBe(1);
     expect(connection.fake.stats.apiCalls).toBe(1);
+  });
+
+  test('an app that hangs up mid-call ends the call to the provider at once', async () => {
+    const connection = await connected();
+    connection.fake.setMode('hang');
+    const sent = httpRequest(`${vault.url}/vault/proxy/${connection.key}/${connection.endUserId}/api/x`, {
+      headers: { authorization: `Bearer ${app.token}` },
+    });
+    sent.on('error', () => undefined);
+    sent.end();
+    await until(() => connection.fake.stats.apiCalls === 1);
+    sent.destroy();
+    // Well before the 600 ms upstream timeout of this vault would end it.
+    await until(() => connection.fake.stats.apiCallsAbandoned === 1, 400);
+    // Logged as the client's doing (499), not as a failure of the vault's.
+    const path = `/vault/proxy/${connection.key}/${connection.endUserId}/api/x`;
+    const entries = () =>
+      logs.map((line) => JSON.parse(line) as { msg: string; path?: string; status?: number });
+    await until(() => entries().some((entry) => entry.msg === 'request' && entry.path === path));
+    expect(entries().find((entry) => entry.path === path)).toMatchObject({ status: 499 });
+    expect(entries().filter((entry) => entry.msg === 'vault request failed')).toEqual([]);
   });
 
   test('a fresh token is served without a refresh; an expired one is refreshed and stored first', async () => {

@@ -1,13 +1,14 @@
 // The proxy step: finds the connection, attaches a fresh token, forwards the request to the
 // provider's API base and streams the answer back unchanged. On a 401 it refreshes once and
 // retries, when the request had no body to replay.
+import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Context } from 'koa';
 import type { ResourceAuthorization } from '../resource/types.js';
 import { checkProxiedPath, upstreamUrl } from './proxy-path.js';
-import { checkProxiedMethod } from './proxy.js';
+import { checkProxiedMethod, type ProxyResponse } from './proxy.js';
 import { VaultError } from './types.js';
 import type { Vault } from './vault.js';
 
@@ -95,11 +96,16 @@ export function proxyRequest(vault: Vault) {
     const url = upstreamUrl(base, target.rawPath, target.rawQuery);
     const withBody = hasBody(ctx);
 
-    // Stop the upstream call when the app's client goes away.
-    const aborted = new AbortController();
+    // Stop the upstream call when the app's client goes away. An EventEmitter rather than an
+    // AbortController: undici takes either, and the emitter is the lighter (no AbortSignal, no
+    // EventTarget listener per call).
+    const hangUp = new EventEmitter();
+    let hungUp = false;
     // (The response's close, not the request's: a request closes once its body has been read.)
     ctx.res.once('close', () => {
-      if (!ctx.res.writableFinished) aborted.abort();
+      if (ctx.res.writableFinished) return;
+      hungUp = true;
+      hangUp.emit('abort');
     });
     const send = async (force: boolean) => {
       // The retry's token: the integration just read goes along, the broker need not read it again.
@@ -116,15 +122,25 @@ export function proxyRequest(vault: Vault) {
         body: withBody ? ctx.req : undefined,
         accessToken: tokens.access_token,
         tokenType: tokens.token_type,
-        signal: aborted.signal,
+        signal: hangUp,
       });
     };
 
-    let response = await send(false);
-    if (response.status === 401 && !withBody) {
-      // The provider refused a token we thought valid (revoked, or expired early): refresh once.
-      void response.body.dump();
-      response = await send(true);
+    let response: ProxyResponse;
+    try {
+      response = await send(false);
+      if (response.status === 401 && !withBody) {
+        // The provider refused a token we thought valid (revoked, or expired early): refresh once.
+        void response.body.dump();
+        response = await send(true);
+      }
+    } catch (error) {
+      if (!hungUp) throw error;
+      // The app hung up, which ended the call: no one is left to answer, and nothing failed here.
+      // 499 (a client that closed its request, as proxies log it) is for the access log.
+      ctx.status = 499;
+      ctx.respond = false;
+      return;
     }
     // Written by hand, not through ctx.body: Koa would add a content type the provider did not send.
     ctx.respond = false;

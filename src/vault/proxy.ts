@@ -1,6 +1,7 @@
 // The vault's pass-through proxy: forwards one app request to a provider's API with the end user's
 // token attached, and streams the provider's answer back as it came (hop-by-hop headers removed).
 // Framework-free: a route resolves the URL (proxy-path.ts) and the token, and writes the answer.
+import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { finished, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
@@ -38,8 +39,11 @@ export interface ProxyRequest {
   accessToken: string;
   /** The token type the provider gave (`bearer` is sent as `Bearer`); default Bearer. */
   tokenType?: string | undefined;
-  /** Aborts the upstream call, for example when the app's client goes away. */
-  signal?: AbortSignal | undefined;
+  /**
+   * Aborts the upstream call, for example when the app's client goes away. undici takes an
+   * AbortSignal or an EventEmitter that emits 'abort' (lighter per call).
+   */
+  signal?: AbortSignal | EventEmitter | undefined;
 }
 
 export interface ProxyResponse {

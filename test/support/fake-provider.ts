@@ -45,6 +45,8 @@ export interface FakeProviderStats {
   codeExchanges: number;
   revocations: number;
   apiCalls: number;
+  /** API calls whose caller hung up before the answer was sent. */
+  apiCallsAbandoned: number;
 }
 
 export interface EchoedRequest {
@@ -102,7 +104,13 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
   let mode: FakeProviderMode = options.mode ?? 'normal';
   let delayMs = options.delayMs ?? 0;
   const accessTokenTtl = options.accessTokenTtl ?? 3600;
-  const stats: FakeProviderStats = { refreshes: 0, codeExchanges: 0, revocations: 0, apiCalls: 0 };
+  const stats: FakeProviderStats = {
+    refreshes: 0,
+    codeExchanges: 0,
+    revocations: 0,
+    apiCalls: 0,
+    apiCallsAbandoned: 0,
+  };
   const codes = new Map<string, IssuedCode>();
   const byAccessToken = new Map<string, Grant>();
   const byRefreshToken = new Map<string, Grant>();
@@ -300,6 +308,9 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
 
   function api(req: IncomingMessage, requestUrl: URL, body: string, res: ServerResponse): void {
     stats.apiCalls += 1;
+    res.once('close', () => {
+      if (!res.writableFinished) stats.apiCallsAbandoned += 1;
+    });
     const query: Record<string, string | string[]> = {};
     for (const name of new Set(requestUrl.searchParams.keys())) {
       const values = requestUrl.searchParams.getAll(name);
