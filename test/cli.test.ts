@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { newClientId } from '../src/authorization/clients.js';
 import { runCli } from '../src/cli/main.js';
 
 class Capture extends Writable {
@@ -74,6 +75,14 @@ describe('latchkey clients', () => {
       grant_types: ['authorization_code', 'refresh_token'],
       token_endpoint_auth_method: 'client_secret_basic',
     });
+  });
+
+  it('makes client ids that a command line cannot mistake for an option', () => {
+    // base64url has '-': one id in 64 would start with it and read as an option to the CLI.
+    const ids = Array.from({ length: 5000 }, newClientId);
+    expect(ids.filter((id) => id.startsWith('-'))).toEqual([]);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.every((id) => /^[\w-]{16}$/.test(id))).toBe(true);
   });
 
   it('adds a public client without a secret', async () => {

@@ -37,7 +37,16 @@ export interface ClientRegistration {
 export type ClientView = Record<string, unknown> & { client_id: string; client_secret?: string };
 
 const newSecret = () => randomBytes(32).toString('base64url');
-const newClientId = () => randomBytes(12).toString('base64url');
+/**
+ * 16 base64url characters, never starting with '-': admins pass client ids as command-line
+ * arguments, where a leading '-' reads as an option (it was one id in 64).
+ */
+export function newClientId(): string {
+  for (;;) {
+    const id = randomBytes(12).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
 
 export class ClientService {
   readonly #store: Store;
