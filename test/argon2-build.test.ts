@@ -3,7 +3,7 @@
 // cross-checks against the prebuilt binary, nothing installed).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import {
@@ -77,6 +77,13 @@ function checkUnavailable(): string | undefined {
   if (!nodeGyp) return 'npm (for its node-gyp)';
   if (!existsSync(join(process.cwd(), 'dist', 'src', 'authorization', 'accounts.js')))
     return 'a build (npm run build)';
+  // Node's headers at hand (a test must not depend on node-gyp downloading them).
+  const headers = [
+    process.env.npm_config_nodedir,
+    join(homedir(), '.cache', 'node-gyp', process.versions.node),
+    '/usr',
+  ].some((dir) => dir !== undefined && existsSync(join(dir, 'include', 'node', 'common.gypi')));
+  if (!headers) return "Node's headers (npm_config_nodedir, node-gyp's cache or /usr/include/node)";
   return undefined;
 }
 
