@@ -26,12 +26,10 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const NOTE = 'latchkey-native.json'; // NATIVE_BUILD_NOTE in src/authorization/argon2-build.ts
 const REQUIRES = ['avx2'];
 const CFLAGS = '-mavx2';
 
@@ -79,20 +77,18 @@ function headerArgs() {
   return [];
 }
 
-function cpuFlags() {
-  try {
-    const line = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
-    return new Set(line.trim().split(/\s+/));
-  } catch {
-    return new Set();
-  }
-}
-
-const packageDir = dirname(createRequire(join(root, 'package.json')).resolve('argon2'));
+// What Latchkey itself knows of the binary and the hash settings, from its build (`npm install`
+// makes it; else `npm run build`).
+const compiled = join(root, 'dist', 'src', 'authorization');
+if (!existsSync(join(compiled, 'argon2-build.js'))) fail('run `npm run build` first (this reads dist/)');
+const { NATIVE_BUILD_NOTE, argon2PackageDir, cpuFlags } = await import(
+  pathToFileURL(join(compiled, 'argon2-build.js')).href
+);
+const packageDir = argon2PackageDir();
 const release = join(packageDir, 'build', 'Release');
 
 function undo() {
-  if (!existsSync(join(release, NOTE))) {
+  if (!existsSync(join(release, NATIVE_BUILD_NOTE))) {
     say('No argon2 build of this script is installed: the prebuilt binary is in use.');
     return;
   }
@@ -147,16 +143,10 @@ function probe(module, env, input) {
   return JSON.parse(child.stdout);
 }
 
-/** Latchkey's hash settings, from the build (`npm install` makes it; else `npm run build`). */
-async function hashSettings() {
-  const accounts = join(root, 'dist', 'src', 'authorization', 'accounts.js');
-  if (!existsSync(accounts))
-    fail('run `npm run build` first (the password hash settings are read from dist/)');
-  return import(pathToFileURL(accounts).href);
-}
-
 async function build() {
-  const { PASSWORD_HASH_OPTIONS, PASSWORD_HASH_SETTINGS } = await hashSettings();
+  const { PASSWORD_HASH_OPTIONS, PASSWORD_HASH_SETTINGS } = await import(
+    pathToFileURL(join(compiled, 'accounts.js')).href
+  );
   const flags = cpuFlags();
   if (process.arch !== 'x64' || !REQUIRES.every((flag) => flags.has(flag))) {
     say(
@@ -235,7 +225,7 @@ if (args.includes('--undo')) {
     mkdirSync(release, { recursive: true });
     cpSync(result.binary, join(release, 'argon2.node'));
     const note = { requires: REQUIRES, cflags: CFLAGS, builtAt: new Date().toISOString() };
-    writeFileSync(join(release, NOTE), `${JSON.stringify(note, null, 2)}\n`);
+    writeFileSync(join(release, NATIVE_BUILD_NOTE), `${JSON.stringify(note, null, 2)}\n`);
     say(
       `Installed in ${release}. Restart Latchkey to use it; \`npm run argon2:native -- --undo\` goes back.`,
     );
