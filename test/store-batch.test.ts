@@ -60,6 +60,23 @@ test('a failing statement rejects alone; the rest of its batch is committed', as
   other.close();
 });
 
+test('operations one per turn each commit on their own, a failing one alone, and leave no transaction open', async () => {
+  await expect(batch.write(insert('a', '1'))).resolves.toBe(1);
+  expect(db.isTransaction).toBe(false);
+  await expect(batch.write(insert('b', null))).rejects.toThrow(/NOT NULL/);
+  expect(db.isTransaction).toBe(false);
+  await expect(batch.read(read('a'))).resolves.toBe('1');
+  await expect(batch.read(read('b'))).resolves.toBeUndefined();
+  expect(db.isTransaction).toBe(false);
+  await expect(batch.write(insert('c', '3'))).resolves.toBe(1);
+  const other = otherConnection();
+  expect(other.prepare('SELECT k, v FROM t ORDER BY k').all()).toEqual([
+    { k: 'a', v: '1' },
+    { k: 'c', v: '3' },
+  ]);
+  other.close();
+});
+
 test('nothing resolves before its commit is visible to another connection', async () => {
   const other = otherConnection();
   const seen: (number | undefined)[] = [];

@@ -128,12 +128,10 @@ export class StatementBatch {
 
   /** Runs `queue` in one transaction: `began` when BEGIN IMMEDIATE has already succeeded. */
   #run(queue: Pending[], mode: 'read' | 'write' | 'began'): void {
-    if (mode !== 'began' && queue.length === 1) {
-      // A lone statement is its own (autocommit) transaction.
-      this.#checkExternalChanges();
-      settle(queue[0]!, attempt(queue[0]!.run));
-      return;
-    }
+    // A lone statement too: run on its own, it and the data_version check would each be a
+    // transaction of their own, each taking and releasing SQLite's locks (two system calls more
+    // per request when requests come one at a time: measured 8.2 → 6.2 fcntl and 5–10% less CPU per
+    // client_credentials request at one connection).
     try {
       if (mode === 'read') this.#beginRead.run();
       else if (mode === 'write') this.#beginWrite.run();
