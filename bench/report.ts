@@ -178,7 +178,25 @@ const TOKEN_API_TITLE =
   'vault token API: POST /vault/connections/:key/:user/token, fresh connection (no refresh)';
 const PROXY_TITLE =
   'vault proxy: GET /vault/proxy/:key/:user/api/hello, saturated (ref. columns: the upstream’s /api/hello called directly, same token, same connections)';
-const SLOW_PROXY_TITLE = `vault proxy: GET …/api/slow, an API that answers in ${UPSTREAM_SLOW_MS} ms, ${SLOW_CONNECTIONS} connections (ref. columns: /api/slow called directly)`;
+const SLOW_PROXY_TITLE = `vault proxy: GET …/api/slow, an API that always answers in ${UPSTREAM_SLOW_MS} ms, ${SLOW_CONNECTIONS} connections (ref. columns: /api/slow called directly)`;
+const VARIED_PROXY_TITLE = `vault proxy: GET …/api/varied, an API that answers in ${UPSTREAM_SLOW_MS / 2}–${(UPSTREAM_SLOW_MS * 3) / 2} ms (${UPSTREAM_SLOW_MS} on average), ${SLOW_CONNECTIONS} connections (ref. columns: /api/varied called directly)`;
+
+/** A proxy throughput row: requests/s through the vault against the same API called directly. */
+function proxyThroughputRow(title: string, measured: { proxy: Measurement; direct: Measurement }): string[] {
+  const { proxy, direct } = measured;
+  return [
+    '6',
+    title,
+    rate(proxy),
+    latency(proxy),
+    rate(direct),
+    latency(direct),
+    ratioCell(proxy, direct),
+    `${cpuOf(proxy)} / ${cpuOf(direct)} (Latchkey / upstream)`,
+    `≥ ${TARGETS.proxyRatio}× direct`,
+    verdict(proxy, direct, TARGETS.proxyRatio),
+  ];
+}
 
 function vaultRows(vault: BenchResults['vault']): string[][] {
   const proxyTarget = `≥ ${TARGETS.proxyRatio}× direct`;
@@ -189,6 +207,7 @@ function vaultRows(vault: BenchResults['vault']): string[][] {
       ['6', TOKEN_API_TITLE, outcome, '', '—', '', '', '', '—', '—'],
       ['6', PROXY_TITLE, outcome, '', '', '', '', '', proxyTarget, '—'],
       ['6', SLOW_PROXY_TITLE, outcome, '', '', '', '', '', proxyTarget, '—'],
+      ['6', VARIED_PROXY_TITLE, outcome, '', '', '', '', '', proxyTarget, '—'],
       [
         '6',
         'vault proxy: latency added at p50, both paced at the same rate',
@@ -203,7 +222,7 @@ function vaultRows(vault: BenchResults['vault']): string[][] {
       ],
     ];
   }
-  const { token, proxy, direct, passthrough, paced, slow } = vault;
+  const { token, proxy, direct, passthrough, paced, slow, varied } = vault;
   const added = paced.proxy.p50 - paced.direct.p50;
   const bareAdded = paced.passthrough.p50 - paced.direct.p50;
   const saturatedAdded = proxy.p50 - direct.p50;
@@ -225,30 +244,9 @@ function vaultRows(vault: BenchResults['vault']): string[][] {
       '—',
       token.non2xx + token.errors > token.requests / 100 ? 'MISS (errors)' : 'info',
     ],
-    [
-      '6',
-      PROXY_TITLE,
-      rate(proxy),
-      latency(proxy),
-      rate(direct),
-      latency(direct),
-      ratioCell(proxy, direct),
-      `${cpuOf(proxy)} / ${cpuOf(direct)} (Latchkey / upstream)`,
-      proxyTarget,
-      verdict(proxy, direct, TARGETS.proxyRatio),
-    ],
-    [
-      '6',
-      SLOW_PROXY_TITLE,
-      rate(slow.proxy),
-      latency(slow.proxy),
-      rate(slow.direct),
-      latency(slow.direct),
-      ratioCell(slow.proxy, slow.direct),
-      `${cpuOf(slow.proxy)} / ${cpuOf(slow.direct)} (Latchkey / upstream)`,
-      proxyTarget,
-      verdict(slow.proxy, slow.direct, TARGETS.proxyRatio),
-    ],
+    proxyThroughputRow(PROXY_TITLE, { proxy, direct }),
+    proxyThroughputRow(SLOW_PROXY_TITLE, slow),
+    proxyThroughputRow(VARIED_PROXY_TITLE, varied),
     [
       '6',
       'ceiling: bare pass-through proxy (node:http → undici, no auth, no store), same upstream (ref. columns: direct)',

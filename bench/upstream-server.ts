@@ -2,7 +2,8 @@
 // needs (discovery, an /authorize that sends the browser straight back with a code, a /token that
 // exchanges it with PKCE), and a bearer-protected API, `GET /api/hello`, that answers a small JSON
 // document after checking the Authorization header; `GET /api/slow` answers the same after
-// UPSTREAM_SLOW_MS, as an API across a network does. Plain node:http in a process of its own, so
+// UPSTREAM_SLOW_MS, and `GET /api/varied` after anything from half to one and a half times that
+// (UPSTREAM_SLOW_MS on average), as APIs across a network do. Plain node:http in a process of its own, so
 // that "proxied through Latchkey" against "called directly" measures the proxy, not the upstream.
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -11,8 +12,16 @@ import { closeServer, listenOnLoopback } from './loopback.js';
 export const UPSTREAM_CLIENT = { clientId: 'latchkey-vault-bench', clientSecret: 'bench-upstream-secret' };
 export const UPSTREAM_API_PATH = '/api/hello';
 export const UPSTREAM_SLOW_API_PATH = '/api/slow';
-/** How long /api/slow takes to answer: a typical remote API's time to first byte. */
+export const UPSTREAM_VARIED_API_PATH = '/api/varied';
+/** How long /api/slow takes to answer (and /api/varied on average): a remote API's time to first byte. */
 export const UPSTREAM_SLOW_MS = 20;
+
+/** Milliseconds before the API at `path` answers. */
+function apiDelay(path: string): number {
+  if (path === UPSTREAM_SLOW_API_PATH) return UPSTREAM_SLOW_MS;
+  if (path === UPSTREAM_VARIED_API_PATH) return UPSTREAM_SLOW_MS * (0.5 + Math.random());
+  return 0;
+}
 /** Long enough that no bench run ever needs a refresh (the vault refreshes 5 minutes before expiry). */
 const ACCESS_TOKEN_TTL = 24 * 3600;
 const CODE_TTL_MS = 60_000;
@@ -37,14 +46,20 @@ export async function startUpstreamBench(): Promise<UpstreamBenchServer> {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // The hot path first, without parsing the URL.
-    if ((req.url === UPSTREAM_API_PATH || req.url === UPSTREAM_SLOW_API_PATH) && req.method === 'GET') {
+    if (
+      (req.url === UPSTREAM_API_PATH ||
+        req.url === UPSTREAM_SLOW_API_PATH ||
+        req.url === UPSTREAM_VARIED_API_PATH) &&
+      req.method === 'GET'
+    ) {
       const presented = req.headers.authorization;
       if (presented?.startsWith('Bearer ') && accessTokens.has(presented.slice(7))) {
         const answer = () => {
           res.writeHead(200, { 'content-type': 'application/json', 'content-length': hello.length });
           res.end(hello);
         };
-        if (req.url === UPSTREAM_SLOW_API_PATH) setTimeout(answer, UPSTREAM_SLOW_MS);
+        const delay = apiDelay(req.url);
+        if (delay > 0) setTimeout(answer, delay);
         else answer();
       } else {
         // RFC 6750 §3.1.

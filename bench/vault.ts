@@ -14,7 +14,11 @@
 //      pass-through proxy in both rotations, to tell the cost of any hop from Latchkey's own;
 //  (c) the proxy against an API that takes UPSTREAM_SLOW_MS to answer (/api/slow), as APIs across a
 //      network do, with SLOW_CONNECTIONS connections: the throughput an app keeps through the vault
-//      when the upstream, not the hop, sets the pace.
+//      when the upstream, not the hop, sets the pace;
+//  (d) the same against an API whose answer takes from half to one and a half times as long
+//      (/api/varied), as a real API's does: with a fixed delay, the calls of all the connections
+//      come back together and leave together, in bursts that one proxy process serves one call at
+//      a time; a delay that varies spreads them out.
 import { BenchChild } from './child-process.js';
 import { BenchBrowser, discover, httpRequest, tokenRequest } from './http-client.js';
 import { measureInterleaved, type InterleaveSettings, type Subject } from './interleave.js';
@@ -22,7 +26,12 @@ import { runPaced, type LoadRequest, type Measurement } from './load.js';
 import { VAULT_SCOPE, type BenchFixtures } from './fixtures.js';
 import type { Profiles } from './profiles.js';
 import { checkOnce } from './scenarios.js';
-import { UPSTREAM_API_PATH, UPSTREAM_CLIENT, UPSTREAM_SLOW_API_PATH } from './upstream-server.js';
+import {
+  UPSTREAM_API_PATH,
+  UPSTREAM_CLIENT,
+  UPSTREAM_SLOW_API_PATH,
+  UPSTREAM_VARIED_API_PATH,
+} from './upstream-server.js';
 
 export const VAULT_INTEGRATION = 'bench';
 export const VAULT_END_USER = 'bench-user';
@@ -33,7 +42,7 @@ const PACED_SHARE = 0.25;
 const PACED_MIN_RATE = 20;
 const PACED_MAX_RATE = 1000;
 const PACED_MIN_SECONDS = 0.5;
-/** Connections for (c): enough requests in flight that the 20 ms API allows a few thousand a second. */
+/** Connections for (c) and (d): enough requests in flight that a 20 ms API allows a few thousand a second. */
 export const SLOW_CONNECTIONS = 50;
 
 export interface VaultSetup extends VaultRequests {
@@ -54,6 +63,8 @@ export interface VaultResult {
   paced: { rate: number; share: number; proxy: Measurement; direct: Measurement; passthrough: Measurement };
   /** (c): /api/slow through the proxy and directly, SLOW_CONNECTIONS connections each. */
   slow: { proxy: Measurement; direct: Measurement };
+  /** (d): /api/varied, likewise. */
+  varied: { proxy: Measurement; direct: Measurement };
 }
 
 async function call(
@@ -95,9 +106,9 @@ export interface VaultRequests {
   proxyRequest: LoadRequest;
   /** To the upstream (or the pass-through): /api/hello with the upstream token. */
   directRequest: LoadRequest;
-  /** As proxyRequest and directRequest, for the upstream's /api/slow. */
-  proxySlowRequest: LoadRequest;
-  directSlowRequest: LoadRequest;
+  /** As proxyRequest and directRequest, for the upstream's /api/slow and /api/varied. */
+  slow: { proxy: LoadRequest; direct: LoadRequest };
+  varied: { proxy: LoadRequest; direct: LoadRequest };
 }
 
 /**
@@ -147,6 +158,15 @@ export async function connectVault(
   const connection = `${encodeURIComponent(VAULT_INTEGRATION)}/${encodeURIComponent(VAULT_END_USER)}`;
   const tokenPath = `/vault/connections/${connection}/token`;
   const upstreamToken = String((await call(url, appToken, 'POST', tokenPath, {})).json.access_token);
+  // The upstream API at `path`, through the proxy and called directly with the connection's token.
+  const api = (path: string): { proxy: LoadRequest; direct: LoadRequest } => ({
+    proxy: {
+      method: 'GET',
+      path: `/vault/proxy/${connection}${path}`,
+      headers: { authorization: `Bearer ${appToken}` },
+    },
+    direct: { method: 'GET', path, headers: { authorization: `Bearer ${upstreamToken}` } },
+  });
   return {
     appToken,
     upstreamToken,
@@ -156,26 +176,10 @@ export async function connectVault(
       headers: { authorization: `Bearer ${appToken}`, 'content-type': 'application/json' },
       body: '{}',
     },
-    proxyRequest: {
-      method: 'GET',
-      path: `/vault/proxy/${connection}${UPSTREAM_API_PATH}`,
-      headers: { authorization: `Bearer ${appToken}` },
-    },
-    directRequest: {
-      method: 'GET',
-      path: UPSTREAM_API_PATH,
-      headers: { authorization: `Bearer ${upstreamToken}` },
-    },
-    proxySlowRequest: {
-      method: 'GET',
-      path: `/vault/proxy/${connection}${UPSTREAM_SLOW_API_PATH}`,
-      headers: { authorization: `Bearer ${appToken}` },
-    },
-    directSlowRequest: {
-      method: 'GET',
-      path: UPSTREAM_SLOW_API_PATH,
-      headers: { authorization: `Bearer ${upstreamToken}` },
-    },
+    proxyRequest: api(UPSTREAM_API_PATH).proxy,
+    directRequest: api(UPSTREAM_API_PATH).direct,
+    slow: api(UPSTREAM_SLOW_API_PATH),
+    varied: api(UPSTREAM_VARIED_API_PATH),
   };
 }
 
@@ -223,8 +227,10 @@ export async function measureVault(
     [latchkey.url, setup.proxyRequest, expectHello],
     [upstream.url, setup.directRequest, expectHello],
     [passthrough.url, passthroughRequest, expectHello],
-    [latchkey.url, setup.proxySlowRequest, expectHello],
-    [upstream.url, setup.directSlowRequest, expectHello],
+    [latchkey.url, setup.slow.proxy, expectHello],
+    [upstream.url, setup.slow.direct, expectHello],
+    [latchkey.url, setup.varied.proxy, expectHello],
+    [upstream.url, setup.varied.direct, expectHello],
   ];
   for (const [url, request, check] of checks) {
     const problem = await checkOnce(url, request, (response) => check(response.text));
@@ -275,13 +281,19 @@ export async function measureVault(
     warmupSeconds: 0,
     load: (url, request, seconds) => runPaced(url, request, { rate, seconds }),
   });
-  const [slowProxy, slowDirect] = await measureInterleaved(
-    [
-      { url: latchkey.url, request: setup.proxySlowRequest, cpuMicros: () => latchkey.cpuMicros() },
-      { url: upstream.url, request: setup.directSlowRequest, cpuMicros: () => upstream.cpuMicros() },
-    ],
-    { ...settings, connections: SLOW_CONNECTIONS },
-  );
+  // (c) and (d): the proxy against an API that takes its time, SLOW_CONNECTIONS connections.
+  const remote = async (requests: { proxy: LoadRequest; direct: LoadRequest }) => {
+    const [proxied, called] = await measureInterleaved(
+      [
+        { url: latchkey.url, request: requests.proxy, cpuMicros: () => latchkey.cpuMicros() },
+        { url: upstream.url, request: requests.direct, cpuMicros: () => upstream.cpuMicros() },
+      ],
+      { ...settings, connections: SLOW_CONNECTIONS },
+    );
+    return { proxy: proxied!, direct: called! };
+  };
+  const slow = await remote(setup.slow);
+  const varied = await remote(setup.varied);
   return {
     token: token!,
     proxy: proxy!,
@@ -294,6 +306,7 @@ export async function measureVault(
       direct: pacedDirect!,
       passthrough: pacedPassthrough!,
     },
-    slow: { proxy: slowProxy!, direct: slowDirect! },
+    slow,
+    varied,
   };
 }

@@ -8,7 +8,7 @@ import { runLoad, runPaced } from '../bench/load.js';
 import { startReferenceBench, type ReferenceBenchServer } from '../bench/reference-server.js';
 import { checkOnce, HTTP_SCENARIOS } from '../bench/scenarios.js';
 import { mintTokens, prepareTarget } from '../bench/targets.js';
-import { startUpstreamBench } from '../bench/upstream-server.js';
+import { startUpstreamBench, UPSTREAM_SLOW_MS } from '../bench/upstream-server.js';
 import { connectVault, expectHello, expectToken } from '../bench/vault.js';
 
 let latchkey: LatchkeyBenchServer;
@@ -70,6 +70,14 @@ test('the vault scenario connects its end user over HTTP; the token API and the 
     expect(await checkOnce(latchkey.url, vault.tokenRequest, token)).toBeUndefined();
     expect(await checkOnce(latchkey.url, vault.proxyRequest, hello)).toBeUndefined();
     expect(await checkOnce(upstream.url, vault.directRequest, hello)).toBeUndefined();
+    // The APIs that take their time, fixed and varied, through the proxy and directly.
+    for (const requests of [vault.slow, vault.varied]) {
+      const started = performance.now();
+      expect(await checkOnce(latchkey.url, requests.proxy, hello)).toBeUndefined();
+      expect(await checkOnce(upstream.url, requests.direct, hello)).toBeUndefined();
+      // Two calls, each at least half of UPSTREAM_SLOW_MS (the varied API's shortest delay).
+      expect(performance.now() - started).toBeGreaterThanOrEqual(UPSTREAM_SLOW_MS);
+    }
 
     const paced = await runPaced(latchkey.url, vault.proxyRequest, { rate: 100, seconds: 0.3 });
     expect(paced.ok).toBeGreaterThanOrEqual(25);
