@@ -82,8 +82,20 @@ function rate(value: Measurement): string {
 /** A ratio of `a` to `b` with, in brackets, the middle half of its pair ratios in this run. */
 function ratioCell(a: Measurement, b: Measurement): string {
   const spread = pairedRatioSpread(a, b);
-  const ratio = `${pairedRatio(a, b).toFixed(2)}×`;
-  return spread ? `${ratio} (${spread.low.toFixed(2)}–${spread.high.toFixed(2)})` : ratio;
+  const ratio = `${roundedRatio(pairedRatio(a, b))}×`;
+  return spread ? `${ratio} (${roundedRatio(spread.low)}–${roundedRatio(spread.high)})` : ratio;
+}
+
+/**
+ * Two decimals; where that would round onto a target the ratio misses or beats (0.7996 is not
+ * 0.80), three, rounded away from the target.
+ */
+function roundedRatio(ratio: number): string {
+  const two = ratio.toFixed(2);
+  const targets = [TARGETS.referenceRatio, TARGETS.proxyRatio, TARGETS.growthRatio, TARGETS.clusterRatio];
+  const target = targets.find((candidate) => Number(two) === candidate && ratio !== candidate);
+  if (target === undefined) return two;
+  return ((ratio < target ? Math.floor(ratio * 1000) : Math.ceil(ratio * 1000)) / 1000).toFixed(3);
 }
 
 /**

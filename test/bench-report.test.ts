@@ -48,3 +48,15 @@ test('a target inside the middle half of the pair ratios is borderline; outside 
   expect(report(measured([900, 950, 920, 930, 910, 940, 890, 960]))).toMatch(/\| PASS \|$/);
   expect(report(measured([600, 650, 620, 630, 610, 640, 590, 660]))).toMatch(/\| MISS \|$/);
 });
+
+test('a ratio just off its target is not rounded onto it', () => {
+  expect(report(measured([799.6, 799.6, 799.6, 799.6, 799.6, 799.6, 799.6, 799.6]))).toMatch(
+    /\| 0\.799× \(0\.799–0\.799\) \|.*\| MISS \|$/,
+  );
+  expect(report(measured([800.4, 800.4, 800.4, 800.4, 800.4, 800.4, 800.4, 800.4]))).toMatch(
+    /\| 0\.801× \(0\.801–0\.801\) \|.*\| PASS \|$/,
+  );
+  expect(report(measured([800, 800, 800, 800, 800, 800, 800, 800]))).toMatch(
+    /\| 0\.80× \(0\.80–0\.80\) \|.*\| PASS \|$/,
+  );
+});
