@@ -80,21 +80,21 @@ function rate(value: Measurement): string {
 }
 
 /** A ratio of `a` to `b` with, in brackets, the middle half of its pair ratios in this run. */
-function ratioCell(a: Measurement, b: Measurement): string {
+function ratioCell(a: Measurement, b: Measurement, target?: number): string {
   const spread = pairedRatioSpread(a, b);
-  const ratio = `${roundedRatio(pairedRatio(a, b))}×`;
-  return spread ? `${ratio} (${roundedRatio(spread.low)}–${roundedRatio(spread.high)})` : ratio;
+  const ratio = `${roundedRatio(pairedRatio(a, b), target)}×`;
+  return spread
+    ? `${ratio} (${roundedRatio(spread.low, target)}–${roundedRatio(spread.high, target)})`
+    : ratio;
 }
 
 /**
- * Two decimals; where that would round onto a target the ratio misses or beats (0.7996 is not
- * 0.80), three, rounded away from the target.
+ * Two decimals; where that would round onto the row's target a ratio misses or beats (0.7996 is
+ * not 0.80), three, rounded away from it.
  */
-function roundedRatio(ratio: number): string {
+function roundedRatio(ratio: number, target: number | undefined): string {
   const two = ratio.toFixed(2);
-  const targets = [TARGETS.referenceRatio, TARGETS.proxyRatio, TARGETS.growthRatio, TARGETS.clusterRatio];
-  const target = targets.find((candidate) => Number(two) === candidate && ratio !== candidate);
-  if (target === undefined) return two;
+  if (target === undefined || Number(two) !== target || ratio === target) return two;
   return ((ratio < target ? Math.floor(ratio * 1000) : Math.ceil(ratio * 1000)) / 1000).toFixed(3);
 }
 
@@ -203,7 +203,7 @@ function proxyThroughputRow(title: string, measured: { proxy: Measurement; direc
     latency(proxy),
     rate(direct),
     latency(direct),
-    ratioCell(proxy, direct),
+    ratioCell(proxy, direct, TARGETS.proxyRatio),
     `${cpuOf(proxy)} / ${cpuOf(direct)} (Latchkey / upstream)`,
     `≥ ${TARGETS.proxyRatio}× direct`,
     verdict(proxy, direct, TARGETS.proxyRatio),
@@ -305,7 +305,7 @@ function clusterRow(cluster: BenchResults['cluster']): string[] {
     latency(two.measured),
     rate(one.measured),
     latency(one.measured),
-    ratioCell(two.measured, one.measured),
+    ratioCell(two.measured, one.measured, TARGETS.clusterRatio),
     `${cpuOf(two.measured)} / ${cpuOf(one.measured)} (all processes)`,
     target,
     verdict(two.measured, one.measured, TARGETS.clusterRatio, { strict: true }),
@@ -365,7 +365,7 @@ function comparisonTable(results: BenchResults): string {
       latency(row.ours),
       rate(row.reference),
       latency(row.reference),
-      ratioCell(row.ours, row.reference),
+      ratioCell(row.ours, row.reference, baseline ? undefined : TARGETS.referenceRatio),
       cpuCell(row.ours, row.reference),
       baseline ? '—' : target,
       baseline ? 'info' : verdict(row.ours, row.reference, TARGETS.referenceRatio),
@@ -411,7 +411,7 @@ function growthTable(results: BenchResults): string {
           ? `${rate(level)} (${latency(level)} ms${level.cpuPerRequest ? `; ${integer(level.cpuPerRequest)} µs CPU` : ''})`
           : '',
       ),
-      ratioCell(large, small),
+      ratioCell(large, small, TARGETS.growthRatio),
       `≥ ${TARGETS.growthRatio}×`,
       // A level between the first and the last counts for errors too.
       measured.some((level) => level.non2xx + level.errors > level.requests / 100)
