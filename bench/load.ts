@@ -187,17 +187,17 @@ export function measurement(runs: LoadRun[]): Measurement {
   };
 }
 
-/**
- * The ratio of two subjects' rates as the median over their slices taken back to back (slice i of
- * `a` ran right next to slice i of `b`): a burst of someone else's work spoils a pair or two, not
- * the figure. Falls back to the ratio of overall rates when the slices do not pair up.
- */
 /** The ratios of `a` to `b` over the pairs of slices run back to back, sorted; empty without pairs. */
 function pairRatios(a: Measurement, b: Measurement): Float64Array {
   if (a.sliceRates.length !== b.sliceRates.length) return new Float64Array();
   return Float64Array.from(a.sliceRates.map((rate, index) => rate / b.sliceRates[index]!)).sort();
 }
 
+/**
+ * The ratio of two subjects' rates as the median over their slices taken back to back (slice i of
+ * `a` ran right next to slice i of `b`): a burst of someone else's work spoils a pair or two, not
+ * the figure. Falls back to the ratio of overall rates when the slices do not pair up.
+ */
 export function pairedRatio(a: Measurement, b: Measurement): number {
   const ratios = pairRatios(a, b);
   if (ratios.length === 0) return a.rps / b.rps;

@@ -3,8 +3,9 @@
 // exchanges it with PKCE), and a bearer-protected API, `GET /api/hello`, that answers a small JSON
 // document after checking the Authorization header; `GET /api/slow` answers the same after
 // UPSTREAM_SLOW_MS, and `GET /api/varied` after anything from half to one and a half times that
-// (UPSTREAM_SLOW_MS on average), as APIs across a network do. Plain node:http in a process of its own, so
-// that "proxied through Latchkey" against "called directly" measures the proxy, not the upstream.
+// (UPSTREAM_SLOW_MS on average), as APIs across a network do. Plain node:http in a process of its
+// own, so that "proxied through Latchkey" against "called directly" measures the proxy, not the
+// upstream.
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { closeServer, listenOnLoopback } from './loopback.js';

@@ -155,6 +155,8 @@ async function build() {
     return undefined;
   }
   const work = mkdtempSync(join(tmpdir(), 'latchkey-argon2-'));
+  // Removed however the script ends (fail() exits at once).
+  process.once('exit', () => rmSync(work, { recursive: true, force: true }));
   const copy = join(work, 'argon2');
   cpSync(packageDir, copy, {
     recursive: true,
@@ -175,7 +177,6 @@ async function build() {
   const binary = join(copy, 'build', 'Release', 'argon2.node');
   if (gyp.status !== 0 || !existsSync(binary)) {
     const log = `${gyp.stdout ?? ''}${gyp.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
-    rmSync(work, { recursive: true, force: true });
     fail(`the build failed (node-gyp needs python3, make, a C compiler and Node's headers):\n${log}`);
   }
 
@@ -201,7 +202,6 @@ async function build() {
   if (!after.verified[0]) problems.push('the prebuilt binary rejects a hash of the new one');
   if (!built.rejected || !after.rejected) problems.push('a wrong password was accepted');
   if (problems.length > 0) {
-    rmSync(work, { recursive: true, force: true });
     fail(`the new binary is not installed: ${problems.join('; ')}`);
   }
   say(
@@ -211,7 +211,7 @@ async function build() {
     `CPU per verification at Latchkey's ${PASSWORD_HASH_SETTINGS}: prebuilt ${before.ms.toFixed(1)} ms, ` +
       `built for this CPU ${built.ms.toFixed(1)} ms (${(before.ms / built.ms).toFixed(2)}× as fast).`,
   );
-  return { work, binary };
+  return { binary };
 }
 
 const args = process.argv.slice(2);
@@ -230,5 +230,4 @@ if (args.includes('--undo')) {
       `Installed in ${release}. Restart Latchkey to use it; \`npm run argon2:native -- --undo\` goes back.`,
     );
   }
-  if (result) rmSync(result.work, { recursive: true, force: true });
 }
