@@ -1,28 +1,21 @@
 // What the logs hold after real traffic: request ids, paths and events, never a token, code,
 // secret or password (info level and below, the levels a deployment runs at).
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { Writable } from 'node:stream';
 import * as oauth from 'openid-client';
-import { pino } from 'pino';
 import { Browser } from './support/browser.js';
 import { CALLBACK, PASSWORD, codeFlow, discover, seed, type Fixtures } from './support/flows.js';
 import { startFakeProvider, type FakeProvider } from './support/fake-provider.js';
 import { startLatchkey, type TestServer } from './support/latchkey.js';
+import { capturingLogger } from './support/logs.js';
 import { vaultApp } from './support/vault.js';
 
-const lines: string[] = [];
+const { logger, lines } = capturingLogger('debug');
 let server: TestServer;
 let fake: FakeProvider;
 let fixtures: Fixtures;
 
 beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
-  server = await startLatchkey({ options: { logger: pino({ level: 'debug' }, sink) } });
+  server = await startLatchkey({ options: { logger } });
   fixtures = await seed(server);
   fake = await startFakeProvider();
 });

@@ -2,12 +2,11 @@
 // refusals, failures; exactly one refresh under concurrency (also across two instances sharing
 // the SQLite file); and no stored token lost or corrupted on the way.
 import { request as httpRequest } from 'node:http';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { Browser } from './support/browser.js';
 import { startFakeProvider, type FakeProvider, type FakeProviderOptions } from './support/fake-provider.js';
 import { startLatchkey, startLatchkeyProcess, type TestServer } from './support/latchkey.js';
+import { capturingLogger } from './support/logs.js';
 import { vaultApp, type VaultApp } from './support/vault.js';
 import { openTokens } from '../src/vault/connections.js';
 
@@ -17,18 +16,10 @@ const providers: FakeProvider[] = [];
 let counter = 0;
 
 /** The server's log lines (JSON). */
-const logs: string[] = [];
+const { logger, lines: logs } = capturingLogger('info');
 
 beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      logs.push(chunk.toString());
-      done();
-    },
-  });
-  vault = await startLatchkey({
-    options: { vault: { upstreamTimeoutMs: 600 }, logger: pino({ level: 'info' }, sink) },
-  });
+  vault = await startLatchkey({ options: { vault: { upstreamTimeoutMs: 600 }, logger } });
   app = await vaultApp(vault);
 });
 
@@ -137,9 +128,8 @@ describe('transparent refresh and upstream quirks', () => {
   test('an app that hangs up mid-call ends the call to the provider at once', async () => {
     const connection = await connected();
     connection.fake.setMode('hang');
-    const sent = httpRequest(`${vault.url}/vault/proxy/${connection.key}/${connection.endUserId}/api/x`, {
-      headers: { authorization: `Bearer ${app.token}` },
-    });
+    const path = `/vault/proxy/${connection.key}/${connection.endUserId}/api/x`;
+    const sent = httpRequest(`${vault.url}${path}`, { headers: { authorization: `Bearer ${app.token}` } });
     sent.on('error', () => undefined);
     sent.end();
     await until(() => connection.fake.stats.apiCalls === 1);
@@ -147,12 +137,14 @@ describe('transparent refresh and upstream quirks', () => {
     // Well before the 600 ms upstream timeout of this vault would end it.
     await until(() => connection.fake.stats.apiCallsAbandoned === 1, 400);
     // Logged as the client's doing (499), not as a failure of the vault's.
-    const path = `/vault/proxy/${connection.key}/${connection.endUserId}/api/x`;
-    const entries = () =>
-      logs.map((line) => JSON.parse(line) as { msg: string; path?: string; status?: number });
+    type Entry = { msg: string; path?: string; status?: number; requestId?: string };
+    const entries = () => logs.map((line) => JSON.parse(line) as Entry);
     await until(() => entries().some((entry) => entry.msg === 'request' && entry.path === path));
-    expect(entries().find((entry) => entry.path === path)).toMatchObject({ status: 499 });
-    expect(entries().filter((entry) => entry.msg === 'vault request failed')).toEqual([]);
+    const access = entries().find((entry) => entry.msg === 'request' && entry.path === path)!;
+    expect(access.status).toBe(499);
+    expect(
+      entries().filter((entry) => entry.requestId === access.requestId && entry.msg !== 'request'),
+    ).toEqual([]);
   });
 
   test('a fresh token is served without a refresh; an expired one is refreshed and stored first', async () => {
