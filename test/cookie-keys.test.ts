@@ -2,7 +2,7 @@
 // signed before the switch (by keygrip, HMAC-SHA1 of the string key, base64url) still verify.
 import { createHmac } from 'node:crypto';
 import { expect, test } from '@jest/globals';
-import { CookieKeys } from '../src/http/cookie-keys.js';
+import { CookieKeys } from '../src/web/cookie-keys.js';
 
 const keygripDigest = (secret: string, data: string) =>
   createHmac('sha1', secret)

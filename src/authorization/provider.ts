@@ -5,11 +5,11 @@ import type { Config } from '../config/index.js';
 import { createAdapterFactory } from '../store/oidc-adapter.js';
 import type { Keyring } from '../store/encryption.js';
 import type { Store } from '../store/types.js';
-import { renderView } from '../http/views.js';
+import { renderView } from '../web/views.js';
 import { claimsForScope, SCOPE_CLAIMS, type AccountService } from './accounts.js';
 import type { ApiService } from './apis.js';
 import type { ClientService } from './clients.js';
-import type { CookieKeys } from '../http/cookie-keys.js';
+import type { CookieKeys } from '../web/cookie-keys.js';
 
 export interface ProviderDependencies {
   config: Config;

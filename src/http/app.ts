@@ -19,20 +19,15 @@ import { LoginThrottle, type ThrottleOptions } from '../authorization/login-thro
 import { createAuthorizationProvider, LONG_COOKIE_OPTIONS, SESSION_TTL } from '../authorization/provider.js';
 import { resourceRoutes } from '../resource/routes.js';
 import { ensureV1Api } from '../resource/v1-api.js';
-import {
-  createVault,
-  ensureVaultApi,
-  vaultMiddleware,
-  type Vault,
-  type VaultOptions,
-} from '../vault/vault.js';
+import { vaultMiddleware } from '../vault/middleware.js';
+import { createVault, ensureVaultApi, type Vault, type VaultOptions } from '../vault/vault.js';
 import type { Keyring } from '../store/encryption.js';
 import type { Store } from '../store/types.js';
 import { subscribeProviderEvents } from './events.js';
-import { CookieKeys } from './cookie-keys.js';
+import { CookieKeys } from '../web/cookie-keys.js';
 import { createMetrics } from './metrics.js';
 import { securityHeaders } from './security-headers.js';
-import { publicDir } from './views.js';
+import { publicDir } from '../web/views.js';
 
 export interface Services {
   accounts: AccountService;

@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { claimsForScope, SCOPE_CLAIMS, type AccountService } from '../authorization/accounts.js';
-import { jsonErrors } from '../http/errors.js';
+import { jsonErrors } from '../web/errors.js';
 import { insufficientScope, invalidToken } from './errors.js';
 import { inProcessJwksFetch, inProcessTokenChecker, type PublishedKeys } from './in-process.js';
 import { requireToken } from './koa.js';

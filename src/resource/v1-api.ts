@@ -1,7 +1,5 @@
 // The built-in `/v1` API as a registered resource server (RFC 8707), so that clients can ask for
 // JWT access tokens meant for it with `resource=<issuer>/v1`.
-import type { ApiService } from '../authorization/apis.js';
-import type { ApiRecord } from '../store/types.js';
 
 /** The resource indicator of Latchkey's own /v1 API. */
 export function V1_API_IDENTIFIER(issuer: string): string {
@@ -11,8 +9,16 @@ export function V1_API_IDENTIFIER(issuer: string): string {
 /** What /v1 tokens may carry: the scopes whose claims /v1/users/me releases. */
 export const V1_API_SCOPES = ['profile', 'email'] as const;
 
+/** What the composition root's API registry takes to register a built-in API once. */
+export interface BuiltInApiRegistry<Registered = unknown> {
+  ensure(api: { identifier: string; name: string; scope: string; format: 'jwt' }): Promise<Registered>;
+}
+
 /** Registers the /v1 API at start-up unless it is there already. */
-export function ensureV1Api(apis: Pick<ApiService, 'ensure'>, issuer: string): Promise<ApiRecord> {
+export function ensureV1Api<Registered>(
+  apis: BuiltInApiRegistry<Registered>,
+  issuer: string,
+): Promise<Registered> {
   return apis.ensure({
     identifier: V1_API_IDENTIFIER(issuer),
     name: 'Latchkey /v1',

@@ -1,10 +1,7 @@
-// Assembles the token vault: its services, the built-in /vault API that protects it, and its routes.
-import type { Middleware } from 'koa';
-import type Provider from 'oidc-provider';
+// The token vault's services, and the description of the built-in /vault API that protects them.
+// Its routes are wired by ./middleware.ts; the vault never reaches into the authorization server:
+// the composition root registers its API through the small registry interface declared here.
 import type { Logger } from 'pino';
-import type { ApiService } from '../authorization/apis.js';
-import { inProcessJwksFetch, inProcessTokenChecker, type PublishedKeys } from '../resource/in-process.js';
-import { createResourceProvider } from '../resource/resource-provider.js';
 import type { Keyring } from '../store/encryption.js';
 import type { Store } from '../store/types.js';
 import { ConnectFlow } from './connect-flow.js';
@@ -12,7 +9,6 @@ import { ConnectionService } from './connections.js';
 import { logVaultEvents, VaultEvents } from './events.js';
 import { IntegrationService } from './integrations.js';
 import { createProxy } from './proxy.js';
-import { vaultProxy, vaultRoutes } from './routes.js';
 import { TokenBroker, type TokenBrokerOptions } from './token-broker.js';
 import type { UpstreamClient } from './types.js';
 import { createUpstreamClient } from './upstream.js';
@@ -64,32 +60,20 @@ export function createVault(
   };
 }
 
+/** What the composition root's API registry takes to register a built-in API once. */
+export interface VaultApiRegistry<Registered = unknown> {
+  ensure(api: { identifier: string; name: string; scope: string; format: 'jwt' }): Promise<Registered>;
+}
+
 /** Registers the vault API (JWT access tokens with vault scopes) unless it is there already. */
-export function ensureVaultApi(apis: Pick<ApiService, 'ensure'>, issuer: string) {
+export function ensureVaultApi<Registered>(
+  apis: VaultApiRegistry<Registered>,
+  issuer: string,
+): Promise<Registered> {
   return apis.ensure({
     identifier: VAULT_API_IDENTIFIER(issuer),
     name: 'Latchkey vault',
     scope: VAULT_SCOPES.join(' '),
     format: 'jwt',
   });
-}
-
-/** The vault's routes (everything under /vault/), protected by tokens for the vault API. */
-export function vaultMiddleware(
-  vault: Vault,
-  deps: { issuer: string; provider: () => Provider; keys: PublishedKeys },
-): Middleware {
-  const jwksUri = `${deps.issuer.replace(/\/$/, '')}/jwks`;
-  const resource = createResourceProvider({
-    issuer: deps.issuer,
-    audience: VAULT_API_IDENTIFIER(deps.issuer),
-    jwksUri,
-    opaqueTokens: inProcessTokenChecker(deps.provider),
-    publicOrigin: new URL(deps.issuer).origin,
-    fetch: inProcessJwksFetch(deps.keys, jwksUri),
-  });
-  const proxy = vaultProxy(vault, resource);
-  const routes = vaultRoutes(vault, resource).routes();
-  return (ctx, next) =>
-    ctx.path.startsWith('/vault/proxy/') ? proxy(ctx, next) : routes(ctx as never, next);
 }

@@ -1,6 +1,6 @@
 // `latchkey clients …`: register client applications, list and show them, rotate a confidential
 // client's secret, remove one.
-import { CookieKeys } from '../../http/cookie-keys.js';
+import { CookieKeys } from '../../web/cookie-keys.js';
 import type { Command } from 'commander';
 import type { AdapterPayload, ClientMetadata } from 'oidc-provider';
 import type { ClientView } from '../../authorization/clients.js';

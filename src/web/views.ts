@@ -6,7 +6,7 @@ import pug from 'pug';
 const compiled = new Map<string, pug.compileTemplate>();
 
 function resolveViewsDir(): string {
-  // Running from dist/src/http or from src/http (tests): views/ is at the repository root.
+  // Running from dist/src/web or from src/web (tests): views/ is at the repository root.
   const here = fileURLToPath(new URL('.', import.meta.url));
   const root = here.includes('/dist/') ? join(here, '../../..') : join(here, '../..');
   return join(root, 'views');

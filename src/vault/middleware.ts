@@ -1,0 +1,27 @@
+// The vault's HTTP face: every route under /vault/, behind tokens for the built-in vault API.
+import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import { inProcessJwksFetch, inProcessTokenChecker, type PublishedKeys } from '../resource/in-process.js';
+import { createResourceProvider } from '../resource/resource-provider.js';
+import { vaultProxy, vaultRoutes } from './routes.js';
+import { VAULT_API_IDENTIFIER, type Vault } from './vault.js';
+
+/** The vault's routes (everything under /vault/), protected by tokens for the vault API. */
+export function vaultMiddleware(
+  vault: Vault,
+  deps: { issuer: string; provider: () => Provider; keys: PublishedKeys },
+): Middleware {
+  const jwksUri = `${deps.issuer.replace(/\/$/, '')}/jwks`;
+  const resource = createResourceProvider({
+    issuer: deps.issuer,
+    audience: VAULT_API_IDENTIFIER(deps.issuer),
+    jwksUri,
+    opaqueTokens: inProcessTokenChecker(deps.provider),
+    publicOrigin: new URL(deps.issuer).origin,
+    fetch: inProcessJwksFetch(deps.keys, jwksUri),
+  });
+  const proxy = vaultProxy(vault, resource);
+  const routes = vaultRoutes(vault, resource).routes();
+  return (ctx, next) =>
+    ctx.path.startsWith('/vault/proxy/') ? proxy(ctx, next) : routes(ctx as never, next);
+}
