@@ -30,7 +30,8 @@ export class RecordAdapter implements Adapter {
       payload: this.#keyring.seal(JSON.stringify(rest), `${this.#model}:${key}`),
       // A grant carries its own id as grantId, so that revoking a grant id removes the grant too.
       grantId: this.#model === 'Grant' ? id : payload.grantId,
-      accountId: this.#model === 'Grant' ? payload.accountId : undefined,
+      accountId: payload.accountId,
+      clientId: payload.clientId,
       uid: payload.uid,
       userCode: payload.userCode ? sha256Hex(payload.userCode) : undefined,
       expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : undefined,

@@ -1,4 +1,4 @@
-// The storage interface every store implements (SQLite embedded, MongoDB). Only src/store/ talks to
+// The storage interface every store implements (SQLite embedded, PostgreSQL, MongoDB). Only src/store/ talks to
 // a database; everything else calls these methods. Values that could be used by whoever reads the
 // database (token ids, payloads, secrets, private keys) reach the store already hashed or sealed:
 // see ./oidc-adapter.ts and ./encryption.ts. A store never needs the master key.
@@ -22,8 +22,13 @@ export interface OidcRecord {
   expiresAt?: number | undefined;
   /** Epoch seconds when the artefact was consumed (set by consume). */
   consumedAt?: number | undefined;
-  /** Account the artefact belongs to (Grant model only), for listing a user's connected apps. */
+  /**
+   * Account the artefact belongs to (any model whose payload has one: Grant, Session, tokens,
+   * codes), for listing a user's connected apps and for revoking everything of a removed account.
+   */
   accountId?: string | undefined;
+  /** Client the artefact was issued to (any model whose payload has one), for revokeByClientId. */
+  clientId?: string | undefined;
 }
 
 export interface OidcRecordStore {
@@ -43,6 +48,10 @@ export interface OidcRecordStore {
   destroy(model: string, key: string): Promise<void>;
   /** Removes every record, of any model, that carries this grantId. */
   revokeByGrantId(grantId: string): Promise<void>;
+  /** Removes every record, of any model, that carries this clientId; returns how many went. */
+  revokeByClientId(clientId: string): Promise<number>;
+  /** Removes every record, of any model, that carries this accountId; returns how many went. */
+  revokeByAccountId(accountId: string): Promise<number>;
   /** Counts unexpired records of a model (for tests, metrics and benchmarks). */
   count(model: string): Promise<number>;
 }
@@ -74,6 +83,8 @@ export interface AccountRecord {
   name: string;
   /** argon2id PHC string. */
   passwordHash: string;
+  /** A disabled account cannot sign in; undefined = enabled. */
+  disabled?: boolean | undefined;
   createdAt: number;
   updatedAt: number;
 }
@@ -100,7 +111,16 @@ export interface ApiRecord {
   signingAlg?: 'RS256' | 'ES256' | undefined;
   /** Access token lifetime in seconds. */
   accessTokenTtl: number;
+  /** Plain-words description of each scope, shown on the consent page (scope -> text). */
+  scopeDescriptions?: Record<string, string> | undefined;
+  /**
+   * Scopes any client may get through a user's consent in a user-delegated flow (authorization
+   * code, device), without a client grant for them. Empty or undefined = none (least privilege).
+   */
+  userConsentScopes?: string[] | undefined;
   createdAt: number;
+  /** Last change (epoch ms); undefined for records written before APIs could be updated. */
+  updatedAt?: number | undefined;
 }
 
 export interface ApiStore {
@@ -108,7 +128,39 @@ export interface ApiStore {
   create(api: ApiRecord): Promise<void>;
   get(identifier: string): Promise<ApiRecord | undefined>;
   list(): Promise<ApiRecord[]>;
+  /** Replaces the record with the same identifier; false when there is none. */
+  update(api: ApiRecord): Promise<boolean>;
   remove(identifier: string): Promise<boolean>;
+}
+
+/**
+ * An admin's grant of one API to one client (Auth0's client grants, Hydra's audience and scope
+ * allow-lists): the client may get tokens for `api` carrying at most `scopes`.
+ */
+export interface ClientGrantRecord {
+  clientId: string;
+  /** The API's identifier (resource indicator). */
+  api: string;
+  /** The scopes granted, each one of the API's scopes; never empty. */
+  scopes: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ClientGrantStore {
+  /** Inserts or replaces the grant for (clientId, api). */
+  put(grant: ClientGrantRecord): Promise<void>;
+  get(clientId: string, api: string): Promise<ClientGrantRecord | undefined>;
+  /** The client's grants, ordered by api. */
+  listByClient(clientId: string): Promise<ClientGrantRecord[]>;
+  /** The grants for one API, ordered by clientId. */
+  listByApi(api: string): Promise<ClientGrantRecord[]>;
+  /** False when there was none. */
+  remove(clientId: string, api: string): Promise<boolean>;
+  /** Removes every grant of the client; returns how many went. */
+  removeByClient(clientId: string): Promise<number>;
+  /** Removes every grant for the API; returns how many went. */
+  removeByApi(api: string): Promise<number>;
 }
 
 /**
@@ -209,6 +261,8 @@ export interface VaultIntegrationStore {
   update(integration: VaultIntegrationRecord): Promise<boolean>;
   /** Removes the integration and all its connections; false when there was none. */
   remove(appId: string, key: string): Promise<boolean>;
+  /** Removes every integration of the app and all their connections; returns how many integrations went. */
+  removeByApp(appId: string): Promise<number>;
 }
 
 export interface VaultConnectionStore {
@@ -230,7 +284,15 @@ export interface VaultConnectionStore {
 
 /** The kinds of record that export/import move between stores. */
 export type ExportKind =
-  'oidc' | 'client' | 'account' | 'api' | 'signingKey' | 'setting' | 'vaultIntegration' | 'vaultConnection';
+  | 'oidc'
+  | 'client'
+  | 'clientGrant'
+  | 'account'
+  | 'api'
+  | 'signingKey'
+  | 'setting'
+  | 'vaultIntegration'
+  | 'vaultConnection';
 
 /** A setting as export/import moves it (kind 'setting'). */
 export interface SettingRecord {
@@ -249,11 +311,12 @@ export interface ExportEntry {
 }
 
 export interface Store {
-  readonly kind: 'sqlite' | 'mongodb';
+  readonly kind: 'sqlite' | 'postgres' | 'mongodb';
   readonly oidc: OidcRecordStore;
   readonly clients: ClientStore;
   readonly accounts: AccountStore;
   readonly apis: ApiStore;
+  readonly clientGrants: ClientGrantStore;
   readonly signingKeys: SigningKeyStore;
   readonly settings: SettingStore;
   readonly leases: LeaseStore;
