@@ -5,10 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserFlowResult } from './browser-flow.js';
 import type { BenchChild } from './child-process.js';
-import { summarizeProfile } from './cpu-profiler.js';
+import { summarizeProfile, type ProfileDigest } from './cpu-profiler.js';
 import type { Subject } from './interleave.js';
 import type { Measurement } from './load.js';
-import type { ProfileSummary } from './report.js';
+
+/** One scenario's CPU profile of one server, digested, as the report shows it. */
+export interface ProfileSummary extends ProfileDigest {
+  scenario: string;
+  path: string;
+  /** Responses (or browser flows) the profile covered. */
+  requests?: number;
+  unit?: 'request' | 'flow';
+}
 
 export class Profiles {
   readonly summaries: ProfileSummary[] = [];
