@@ -84,7 +84,7 @@ export async function startLatchkeyBench(
 }
 
 async function seedFixtures(latchkey: Latchkey, url: string): Promise<BenchFixtures> {
-  const { accounts, clients } = latchkey.services;
+  const { accounts, clients, grants } = latchkey.services;
   const apis = benchApis(url);
   await accounts.create({
     email: BENCH_EMAIL,
@@ -110,6 +110,14 @@ async function seedFixtures(latchkey: Latchkey, url: string): Promise<BenchFixtu
   await api(apis.es256, API_SCOPE, 'jwt', 'ES256');
   // Latchkey registers its own /v1 API at start-up (src/resource/v1-api.ts); older builds did not.
   if (!(await latchkey.services.apis.get(apis.users))) await api(apis.users, USERS_API_SCOPE, 'jwt');
+  // Client grants: each bench client may use exactly the APIs its scenarios call.
+  if (grants) {
+    for (const identifier of [apis.opaque, apis.rs256, apis.es256]) {
+      await grants.grant(service.client_id, identifier, API_SCOPE);
+      await grants.grant(web.client_id, identifier, API_SCOPE);
+    }
+    await grants.grant(vaultApp.client_id, `${url.replace(/\/$/, '')}/vault`, 'vault:connect vault:tokens vault:proxy vault:admin');
+  }
   return {
     url,
     email: BENCH_EMAIL,

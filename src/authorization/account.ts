@@ -96,7 +96,7 @@ async function connectedApps(deps: AccountPageDependencies, accountId: string): 
 function showAccount(deps: AccountPageDependencies) {
   return async function showAccount(ctx: Context) {
     const accountId = await currentAccountId(deps, ctx);
-    const account = accountId ? await deps.accounts.get(accountId) : undefined;
+    const account = accountId ? await deps.accounts.getActive(accountId) : undefined;
     ctx.type = 'html';
     if (!account) {
       ctx.body = renderView('account-login', { title: 'Sign in', csrfToken: csrfToken(ctx) });

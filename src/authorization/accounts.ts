@@ -37,6 +37,8 @@ export const SCOPE_CLAIMS: Record<string, readonly string[]> = {
   email: ['email', 'email_verified'],
 };
 
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
@@ -57,7 +59,7 @@ export class AccountService {
     emailVerified?: boolean;
   }): Promise<AccountRecord> {
     const email = normalizeEmail(input.email);
-    if (!/^[^\s@]+@[^\s@]+$/.test(email))
+    if (!EMAIL.test(email) || email.length > 320)
       throw new AccountInputError(`invalid email address: ${input.email}`);
     if (!input.name.trim()) throw new AccountInputError('name must not be empty');
     assertPasswordStrength(input.password);
@@ -76,16 +78,59 @@ export class AccountService {
     return account;
   }
 
+  /** The account, disabled or not (admin reads). */
   get(id: string): Promise<AccountRecord | undefined> {
     return this.#store.accounts.get(id);
+  }
+
+  /** The account if it may be used now: unknown and disabled accounts are both undefined. */
+  async getActive(id: string): Promise<AccountRecord | undefined> {
+    const account = await this.#store.accounts.get(id);
+    return account && !account.disabled ? account : undefined;
   }
 
   list(): Promise<AccountRecord[]> {
     return this.#store.accounts.list();
   }
 
-  remove(id: string): Promise<boolean> {
-    return this.#store.accounts.remove(id);
+  /** Changes an account's email, name or email_verified; undefined when there is none. */
+  async update(
+    id: string,
+    changes: { email?: string | undefined; name?: string | undefined; emailVerified?: boolean | undefined },
+  ): Promise<AccountRecord | undefined> {
+    const update: Partial<Omit<AccountRecord, 'id' | 'createdAt'>> = {};
+    if (changes.email !== undefined) {
+      const email = normalizeEmail(changes.email);
+      if (!EMAIL.test(email) || email.length > 320)
+        throw new AccountInputError(`invalid email address: ${changes.email}`);
+      update.email = email;
+    }
+    if (changes.name !== undefined) {
+      if (!changes.name.trim() || changes.name.length > 200)
+        throw new AccountInputError('name must be 1 to 200 characters');
+      update.name = changes.name.trim();
+    }
+    if (changes.emailVerified !== undefined) update.emailVerified = changes.emailVerified;
+    if (!(await this.#store.accounts.update(id, { ...update, updatedAt: Date.now() }))) return undefined;
+    return this.#store.accounts.get(id);
+  }
+
+  /**
+   * Disables (or enables) an account. Disabling ends its sessions and revokes its grants and
+   * tokens at once; it cannot sign in until enabled again.
+   */
+  async setDisabled(id: string, disabled: boolean): Promise<AccountRecord | undefined> {
+    if (!(await this.#store.accounts.update(id, { disabled, updatedAt: Date.now() }))) return undefined;
+    if (disabled) await this.#store.oidc.revokeByAccountId(id);
+    return this.#store.accounts.get(id);
+  }
+
+  /** Removes an account with its sessions, grants and tokens; false when there was none. */
+  async remove(id: string): Promise<boolean> {
+    // The record first: from here on findAccount knows it no more, so nothing new is issued.
+    if (!(await this.#store.accounts.remove(id))) return false;
+    await this.#store.oidc.revokeByAccountId(id);
+    return true;
   }
 
   async setPassword(id: string, password: string): Promise<boolean> {
@@ -106,6 +151,8 @@ export class AccountService {
     }
     // argon2.verify compares in constant time.
     if (!(await argon2.verify(account.passwordHash, password))) return undefined;
+    // Checked after the password, so that whether an account is disabled tells a guesser nothing.
+    if (account.disabled) return undefined;
     if (argon2.needsRehash(account.passwordHash, PASSWORD_HASH_OPTIONS))
       await this.#rehash(account, password);
     return account;

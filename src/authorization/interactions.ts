@@ -144,7 +144,7 @@ function showInteraction(deps: InteractionDependencies) {
       ctx.respond = false;
       return;
     }
-    const account = details.session ? await deps.accounts.get(details.session.accountId) : undefined;
+    const account = details.session ? await deps.accounts.getActive(details.session.accountId) : undefined;
     if (!account)
       throw new HttpError(
         400,
@@ -161,7 +161,11 @@ function showInteraction(deps: InteractionDependencies) {
     const resources = await Promise.all(
       Object.entries(missing.missingResourceScopes ?? {}).map(async ([identifier, names]) => {
         const api = await deps.apis.get(identifier);
-        return { identifier, name: api?.name, scopes: names.map((name) => ({ name, description: name })) };
+        return {
+          identifier,
+          name: api?.name,
+          scopes: names.map((name) => ({ name, description: api?.scopeDescriptions?.[name] ?? name })),
+        };
       }),
     );
     ctx.type = 'html';

@@ -8,7 +8,10 @@ import type { Store } from '../store/types.js';
 import { renderView } from '../web/views.js';
 import { claimsForScope, SCOPE_CLAIMS, type AccountService } from './accounts.js';
 import type { ApiService } from './apis.js';
+import type { ClientGrantService } from './client-grants.js';
 import type { ClientService } from './clients.js';
+import { createResourcePolicy } from './resource-policy.js';
+import { OIDC_SCOPES } from './scopes.js';
 import type { CookieKeys } from '../web/cookie-keys.js';
 
 export interface ProviderDependencies {
@@ -18,6 +21,7 @@ export interface ProviderDependencies {
   accounts: AccountService;
   clients: ClientService;
   apis: ApiService;
+  grants: ClientGrantService;
   jwks: { keys: unknown[] };
   cookieKeys: CookieKeys;
 }
@@ -36,13 +40,23 @@ export const LONG_COOKIE_OPTIONS = { signed: true, httpOnly: true, sameSite: 'la
 
 const isPublic = (client: { clientAuthMethod?: string } | undefined) => client?.clientAuthMethod === 'none';
 
+/** A client's own token lifetime (`clients update --access-token-ttl`), if it has one. */
+function clientTtl(
+  client: { metadata(): Record<string, unknown> } | undefined,
+  field: string,
+): number | undefined {
+  const value = client?.metadata()[field];
+  return typeof value === 'number' ? value : undefined;
+}
+
 function audiencesOf(token: { aud?: string | string[] | undefined }): string[] {
   if (!token.aud) return [];
   return Array.isArray(token.aud) ? token.aud : [token.aud];
 }
 
 export function buildProviderConfiguration(deps: ProviderDependencies): Configuration {
-  const { config, store, keyring, accounts, clients, apis } = deps;
+  const { config, store, keyring, accounts, clients, apis, grants } = deps;
+  const resourcePolicy = createResourcePolicy({ apis, grants });
 
   return {
     adapter: createAdapterFactory(store, keyring, (id) =>
@@ -58,7 +72,7 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       names: { session: 'latchkey.session', interaction: 'latchkey.interaction', resume: 'latchkey.resume' },
     },
     claims: Object.fromEntries(Object.entries(SCOPE_CLAIMS).map(([scope, claims]) => [scope, [...claims]])),
-    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    scopes: [...OIDC_SCOPES],
     responseTypes: ['code'],
     clientDefaults: {
       grant_types: ['authorization_code'],
@@ -67,8 +81,12 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       token_endpoint_auth_method: 'client_secret_basic',
     },
     extraClientMetadata: {
-      properties: ['first_party', 'resource_servers'],
+      properties: ['first_party', 'resource_servers', 'access_token_ttl', 'refresh_token_ttl'],
       validator(_ctx, key, value) {
+        if ((key === 'access_token_ttl' || key === 'refresh_token_ttl') && value !== undefined) {
+          if (!Number.isInteger(value) || (value as number) < 10)
+            throw new errors.InvalidClientMetadata(`${key} must be a whole number of seconds`);
+        }
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata('first_party must be a boolean');
         }
@@ -80,7 +98,7 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       },
     },
     async findAccount(_ctx, sub) {
-      const account = await accounts.get(sub);
+      const account = await accounts.getActive(sub);
       if (!account) return undefined;
       return {
         accountId: account.id,
@@ -102,11 +120,19 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       return (refreshToken?.ttlPercentagePassed() ?? 0) >= 70;
     },
     ttl: {
-      AccessToken(_ctx, token) {
-        return token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl;
+      AccessToken(_ctx, token, client) {
+        return (
+          token.resourceServer?.accessTokenTTL ??
+          clientTtl(client, 'access_token_ttl') ??
+          config.accessTokenTtl
+        );
       },
-      ClientCredentials(_ctx, token) {
-        return token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl;
+      ClientCredentials(_ctx, token, client) {
+        return (
+          token.resourceServer?.accessTokenTTL ??
+          clientTtl(client, 'access_token_ttl') ??
+          config.accessTokenTtl
+        );
       },
       AuthorizationCode: 60,
       DeviceCode: 600,
@@ -119,7 +145,7 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
         // lives only as long as the one it replaces (unless sender-constrained).
         const rotated = ctx?.oidc?.entities.RotatedRefreshToken;
         if (rotated && isPublic(client) && !token.isSenderConstrained()) return rotated.remainingTTL;
-        return config.refreshTokenTtl;
+        return clientTtl(client, 'refresh_token_ttl') ?? config.refreshTokenTtl;
       },
     },
     features: {
@@ -195,20 +221,10 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       },
       resourceIndicators: {
         enabled: true,
-        defaultResource: async (_ctx, _client, oneOf) => oneOf,
+        // Client grants and user consent decide (./resource-policy.ts).
+        defaultResource: resourcePolicy.defaultResource as never,
         useGrantedResource: async () => false,
-        async getResourceServerInfo(_ctx, resourceIndicator) {
-          const api = await apis.get(resourceIndicator);
-          // RFC 8707 §2: an unknown resource is invalid_target.
-          if (!api) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
-          return {
-            scope: api.scope,
-            audience: api.identifier,
-            accessTokenTTL: api.accessTokenTtl,
-            accessTokenFormat: api.format,
-            ...(api.format === 'jwt' ? { jwt: { sign: { alg: api.signingAlg ?? 'RS256' } } } : {}),
-          };
-        },
+        getResourceServerInfo: resourcePolicy.getResourceServerInfo as never,
       },
     },
     // oidc-provider passes a dispatcher that refuses special-use addresses (SSRF protection);

@@ -2,13 +2,7 @@
 // (ClientInputError, AccountInputError, ApiInputError, StoreConflictError, ConfigError) whose
 // message is already meant for people; oidc-provider's errors keep theirs in error_description.
 
-/** The thing a command names (client, user, API) does not exist. */
-export class NotFoundError extends Error {
-  constructor(kind: string, id: string) {
-    super(`no ${kind} ${id}`);
-    this.name = 'NotFoundError';
-  }
-}
+export { NotFoundError } from '../authorization/errors.js';
 
 /** The one line printed after `latchkey: `. */
 export function errorLine(error: unknown): string {

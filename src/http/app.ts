@@ -12,12 +12,14 @@ import type { Config } from '../config/index.js';
 import { accountRoutes } from '../authorization/account.js';
 import { AccountService } from '../authorization/accounts.js';
 import { ApiService } from '../authorization/apis.js';
+import { ClientGrantService } from '../authorization/client-grants.js';
 import { ClientService } from '../authorization/clients.js';
 import { interactionRoutes } from '../authorization/interactions.js';
 import { KeyService } from '../authorization/keys.js';
 import { LoginThrottle, type ThrottleOptions } from '../authorization/login-throttle.js';
 import { createAuthorizationProvider, LONG_COOKIE_OPTIONS, SESSION_TTL } from '../authorization/provider.js';
 import { resourceRoutes } from '../resource/routes.js';
+import { ensureAdminApi } from '../admin/admin-api.js';
 import { ensureV1Api } from '../resource/v1-api.js';
 import { vaultMiddleware } from '../vault/middleware.js';
 import { createVault, ensureVaultApi, type Vault, type VaultOptions } from '../vault/vault.js';
@@ -33,6 +35,7 @@ export interface Services {
   accounts: AccountService;
   clients: ClientService;
   apis: ApiService;
+  grants: ClientGrantService;
   keys: KeyService;
 }
 
@@ -59,10 +62,13 @@ export interface LatchkeyOptions {
 }
 
 export function createServices(store: Store, keyring: Keyring): Services {
+  const apis = new ApiService(store);
+  const grants = new ClientGrantService(store, apis);
   return {
     accounts: new AccountService(store),
-    clients: new ClientService(store, keyring),
-    apis: new ApiService(store),
+    clients: new ClientService(store, keyring, apis, grants),
+    apis,
+    grants,
     keys: new KeyService(store, keyring),
   };
 }
@@ -193,6 +199,7 @@ export async function createLatchkey(
   await services.keys.ensure();
   await ensureV1Api(services.apis, config.issuer);
   await ensureVaultApi(services.apis, config.issuer);
+  await ensureAdminApi(services.apis, config.issuer);
   const cookies = await cookieKeys(store, keyring);
 
   const buildProvider = async () => {

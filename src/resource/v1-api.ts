@@ -11,7 +11,13 @@ export const V1_API_SCOPES = ['profile', 'email'] as const;
 
 /** What the composition root's API registry takes to register a built-in API once. */
 export interface BuiltInApiRegistry<Registered = unknown> {
-  ensure(api: { identifier: string; name: string; scope: string; format: 'jwt' }): Promise<Registered>;
+  ensure(api: {
+    identifier: string;
+    name: string;
+    scope: string;
+    format: 'jwt';
+    userConsentScopes?: readonly string[];
+  }): Promise<Registered>;
 }
 
 /** Registers the /v1 API at start-up unless it is there already. */
@@ -24,5 +30,8 @@ export function ensureV1Api<Registered>(
     name: 'Latchkey /v1',
     scope: V1_API_SCOPES.join(' '),
     format: 'jwt',
+    // A user who shares their profile with an app may let it read it at /v1 too: any client
+    // gets these through the user's consent, with no client grant needed.
+    userConsentScopes: V1_API_SCOPES,
   });
 }

@@ -18,7 +18,7 @@ export interface Fixtures {
 }
 
 export async function seed(server: TestServer): Promise<Fixtures> {
-  const { accounts, clients, apis } = server.latchkey.services;
+  const { accounts, clients, apis, grants } = server.latchkey.services;
   const account = await accounts.create({
     email: 'ada@example.com',
     name: 'Ada Lovelace',
@@ -51,6 +51,11 @@ export async function seed(server: TestServer): Promise<Fixtures> {
     public: true,
     grantTypes: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
   });
+  // Every test client may use both APIs: the suites that test client grants make their own.
+  for (const client of [web, native, service, device]) {
+    await grants.grant(client.client_id, api, 'read write');
+    await grants.grant(client.client_id, opaqueApi, 'read');
+  }
   return {
     user: { id: account.id, email: account.email },
     web: web as Fixtures['web'],

@@ -19,7 +19,10 @@ export async function vaultApp(
   name = 'Vault App',
   scope = 'vault:connect vault:tokens vault:proxy vault:admin',
 ): Promise<VaultApp> {
-  const client = await server.latchkey.services.clients.add({ name, grantTypes: ['client_credentials'] });
+  const { clients, grants } = server.latchkey.services;
+  const client = await clients.add({ name, grantTypes: ['client_credentials'] });
+  // No client holds vault scopes until an admin grants them (README, "Token vault").
+  await grants.grant(client.client_id, `${server.url}/vault`, scope);
   const config = await oauth.discovery(
     new URL(server.url),
     client.client_id,

@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import type { AccountRecord } from '../../store/types.js';
 import { NotFoundError } from '../errors.js';
 import {
+  formatPairs,
   formatTable,
   readAll,
   subcommand,
@@ -49,9 +50,18 @@ function userView(account: AccountRecord) {
   return {
     id: account.id,
     email: account.email,
+    email_verified: account.emailVerified,
     name: account.name,
+    disabled: account.disabled === true,
     created: new Date(account.createdAt).toISOString(),
+    updated: new Date(account.updatedAt).toISOString(),
   };
+}
+
+interface UpdateOptions extends OutputOptions {
+  email?: string;
+  name?: string;
+  emailVerified?: boolean;
 }
 
 export function registerUsers(program: Command, io: CliIo): void {
@@ -79,7 +89,57 @@ export function registerUsers(program: Command, io: CliIo): void {
     }),
   );
 
-  subcommand(users, 'remove', 'remove an account')
+  subcommand(users, 'show', 'show one account (never its password hash)')
+    .argument('<id>', 'user id')
+    .action((id: string, options: OutputOptions) =>
+      withSession(io, async ({ services }) => {
+        const account = await services.accounts.get(id);
+        if (!account) throw new NotFoundError('user', id);
+        if (options.json) writeJson(io, userView(account));
+        else writeLines(io, formatPairs(userView(account)));
+      }),
+    );
+
+  subcommand(users, 'update', 'change an account’s email, name or email verification')
+    .argument('<id>', 'user id')
+    .option('--email <email>', 'new email address')
+    .option('--name <name>', 'new display name')
+    .option('--email-verified', 'mark the email address verified')
+    .option('--no-email-verified', 'mark the email address not verified')
+    .action((id: string, options: UpdateOptions) =>
+      withSession(io, async ({ services }) => {
+        if (options.email === undefined && options.name === undefined && options.emailVerified === undefined)
+          throw new Error('nothing to change: give at least one option');
+        const account = await services.accounts.update(id, options);
+        if (!account) throw new NotFoundError('user', id);
+        if (options.json) writeJson(io, userView(account));
+        else writeLines(io, formatPairs(userView(account)));
+      }),
+    );
+
+  for (const [name, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
+    subcommand(
+      users,
+      name,
+      disabled
+        ? 'stop an account signing in; ends its sessions and revokes its tokens'
+        : 'let an account sign in again',
+    )
+      .argument('<id>', 'user id')
+      .action((id: string, options: OutputOptions) =>
+        withSession(io, async ({ services }) => {
+          const account = await services.accounts.setDisabled(id, disabled);
+          if (!account) throw new NotFoundError('user', id);
+          if (options.json) writeJson(io, userView(account));
+          else writeLines(io, [`${disabled ? 'disabled' : 'enabled'} user ${id}`]);
+        }),
+      );
+  }
+
+  subcommand(users, 'remove', 'remove an account, its sessions and its tokens')
     .argument('<id>', 'user id')
     .action((id: string, options: OutputOptions) =>
       withSession(io, async ({ services }) => {
