@@ -13,6 +13,7 @@ import {
   StoreConflictError,
   type AccountRecord,
   type ApiRecord,
+  type ClientGrantRecord,
   type ClientRecord,
   type ExportEntry,
   type OidcRecord,
@@ -160,6 +161,17 @@ function apiRecord(overrides: Partial<ApiRecord> = {}): ApiRecord {
   };
 }
 
+function clientGrantRecord(overrides: Partial<ClientGrantRecord> = {}): ClientGrantRecord {
+  return {
+    clientId: unique('client'),
+    api: `https://${unique('api')}.example/`,
+    scopes: ['orders:read', 'orders:write'],
+    createdAt: 1_700_000_000_000,
+    updatedAt: 1_700_000_000_000,
+    ...overrides,
+  };
+}
+
 function signingKeyRecord(overrides: Partial<SigningKeyRecord> = {}): SigningKeyRecord {
   return {
     kid: unique('kid'),
@@ -234,6 +246,7 @@ function identity({ kind, record }: ExportEntry): string {
   const id = {
     oidc: `${r.model}/${r.key}`,
     client: r.clientId,
+    clientGrant: `${r.clientId}/${r.api}`,
     account: r.id,
     api: r.identifier,
     signingKey: r.kid,
@@ -279,6 +292,8 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
         userCode: randomBytes(32).toString('hex'),
         expiresAt: inOneMinute(),
         consumedAt: 1_700_000_000,
+        accountId: unique('account'),
+        clientId: unique('client'),
       });
       await store.oidc.upsert(record);
 
@@ -426,6 +441,53 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
       expect(await store.oidc.find(noGrant.model, noGrant.key)).toEqual(noGrant);
     });
 
+    it('revokeByClientId removes every record of the client, of any model, says how many, and leaves the rest', async () => {
+      const clientId = unique('client');
+      const accountId = unique('account');
+      const revoked = ['AccessToken', 'RefreshToken', 'AuthorizationCode', 'Grant', 'ClientCredentials'].map(
+        (model) =>
+          oidcRecord({ model, clientId, accountId, grantId: unique('grant'), expiresAt: inOneMinute() }),
+      );
+      const otherClient = oidcRecord({ model: 'AccessToken', clientId: unique('client'), accountId });
+      const noClient = oidcRecord({ model: 'Session', accountId });
+      for (const record of [...revoked, otherClient, noClient]) await store.oidc.upsert(record);
+      // Read once first, so that a store remembering rows must forget them on revoke.
+      for (const record of revoked) expect(await store.oidc.find(record.model, record.key)).toEqual(record);
+
+      expect(await store.oidc.revokeByClientId(clientId)).toBe(revoked.length);
+
+      for (const record of revoked) expect(await store.oidc.find(record.model, record.key)).toBeUndefined();
+      expect(await store.oidc.findByAccountId('Grant', accountId)).toEqual([]);
+      expect(await store.oidc.find(otherClient.model, otherClient.key)).toEqual(otherClient);
+      expect(await store.oidc.find(noClient.model, noClient.key)).toEqual(noClient);
+      expect(await store.oidc.revokeByClientId(clientId)).toBe(0);
+      expect(await store.oidc.revokeByClientId(unique('client'))).toBe(0);
+    });
+
+    it('revokeByAccountId removes every record of the account, of any model, says how many, and leaves the rest', async () => {
+      const accountId = unique('account');
+      const clientId = unique('client');
+      const revoked = [
+        oidcRecord({ model: 'Session', accountId, uid: unique('uid'), expiresAt: inOneMinute() }),
+        ...['Grant', 'AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode'].map((model) =>
+          oidcRecord({ model, accountId, clientId, grantId: unique('grant') }),
+        ),
+      ];
+      const otherAccount = oidcRecord({ model: 'Grant', accountId: unique('account'), clientId });
+      const noAccount = oidcRecord({ model: 'ClientCredentials', clientId });
+      for (const record of [...revoked, otherAccount, noAccount]) await store.oidc.upsert(record);
+      for (const record of revoked) expect(await store.oidc.find(record.model, record.key)).toEqual(record);
+
+      expect(await store.oidc.revokeByAccountId(accountId)).toBe(revoked.length);
+
+      for (const record of revoked) expect(await store.oidc.find(record.model, record.key)).toBeUndefined();
+      expect(await store.oidc.findByUid('Session', revoked[0]!.uid!)).toBeUndefined();
+      expect(await store.oidc.findByAccountId('Grant', accountId)).toEqual([]);
+      expect(await store.oidc.find(otherAccount.model, otherAccount.key)).toEqual(otherAccount);
+      expect(await store.oidc.find(noAccount.model, noAccount.key)).toEqual(noAccount);
+      expect(await store.oidc.revokeByAccountId(accountId)).toBe(0);
+    });
+
     it('counts the live records of one model', async () => {
       const model = unique('Session');
       for (let index = 0; index < 3; index += 1) await store.oidc.upsert(oidcRecord({ model }));
@@ -470,6 +532,90 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
       expect(await store.clients.remove(confidential.clientId)).toBe(false);
       expect(await store.clients.get(confidential.clientId)).toBeUndefined();
       expect(await store.clients.get(publicClient.clientId)).toEqual(publicClient);
+    });
+  });
+
+  describe('client grants', () => {
+    it('puts, gets and replaces the grant of one API to one client', async () => {
+      const grant = clientGrantRecord();
+      await store.clientGrants.put(grant);
+
+      expect(await store.clientGrants.get(grant.clientId, grant.api)).toEqual(grant);
+      expect(
+        await store.clientGrants.get(grant.clientId, `https://${unique('api')}.example/`),
+      ).toBeUndefined();
+      expect(await store.clientGrants.get(unique('client'), grant.api)).toBeUndefined();
+
+      // Put again for the same (client, API): the grant is replaced, not added.
+      const narrowed: ClientGrantRecord = { ...grant, scopes: ['orders:read'], updatedAt: 1_800_000_000_000 };
+      await store.clientGrants.put(narrowed);
+      expect(await store.clientGrants.get(grant.clientId, grant.api)).toEqual(narrowed);
+      expect(await store.clientGrants.listByClient(grant.clientId)).toEqual([narrowed]);
+      expect(await store.clientGrants.listByApi(grant.api)).toEqual([narrowed]);
+    });
+
+    it("lists a client's grants in API order and an API's grants in client order", async () => {
+      const clientId = unique('client');
+      const otherClientId = unique('client');
+      const apis = ['https://c.example/', 'https://a.example/', 'https://b.example/'].map(
+        (origin) => `${origin}${unique('api')}`,
+      );
+      for (const api of apis) await store.clientGrants.put(clientGrantRecord({ clientId, api }));
+      await store.clientGrants.put(clientGrantRecord({ clientId: otherClientId, api: apis[0] }));
+
+      const byClient = await store.clientGrants.listByClient(clientId);
+      expect(byClient.map((grant) => grant.api)).toEqual([...apis].sort());
+      expect(byClient.every((grant) => grant.clientId === clientId)).toBe(true);
+
+      const api = `https://${unique('api')}.example/`;
+      const clientIds = ['client-z', 'client-x', 'client-y'].map((prefix) => unique(prefix));
+      for (const each of clientIds) await store.clientGrants.put(clientGrantRecord({ clientId: each, api }));
+      const byApi = await store.clientGrants.listByApi(api);
+      expect(byApi.map((grant) => grant.clientId)).toEqual([...clientIds].sort());
+      expect(byApi.every((grant) => grant.api === api)).toBe(true);
+
+      expect(await store.clientGrants.listByClient(unique('client'))).toEqual([]);
+      expect(await store.clientGrants.listByApi(`https://${unique('api')}.example/`)).toEqual([]);
+    });
+
+    it('removes one grant, all of a client, or all for an API, and says how many went', async () => {
+      const [first, second, third] = [unique('client'), unique('client'), unique('client')];
+      const [orders, billing] = [
+        `https://${unique('orders')}.example/`,
+        `https://${unique('billing')}.example/`,
+      ];
+      const grant = (clientId: string, api: string) => clientGrantRecord({ clientId, api });
+      for (const [clientId, api] of [
+        [first, orders],
+        [first, billing],
+        [second, orders],
+        [second, billing],
+        [third, orders],
+        [third, billing],
+      ] as const) {
+        await store.clientGrants.put(grant(clientId, api));
+      }
+      // Read once first, so that a store remembering rows must forget them on removal.
+      expect(await store.clientGrants.get(second, orders)).toBeDefined();
+      expect(await store.clientGrants.get(third, billing)).toBeDefined();
+
+      expect(await store.clientGrants.remove(first, orders)).toBe(true);
+      expect(await store.clientGrants.remove(first, orders)).toBe(false);
+      expect(await store.clientGrants.get(first, orders)).toBeUndefined();
+      expect(await store.clientGrants.get(first, billing)).toBeDefined();
+
+      expect(await store.clientGrants.removeByClient(second)).toBe(2);
+      expect(await store.clientGrants.removeByClient(second)).toBe(0);
+      expect(await store.clientGrants.get(second, orders)).toBeUndefined();
+      expect(await store.clientGrants.listByClient(second)).toEqual([]);
+
+      expect(await store.clientGrants.removeByApi(billing)).toBe(2);
+      expect(await store.clientGrants.removeByApi(billing)).toBe(0);
+      expect(await store.clientGrants.get(third, billing)).toBeUndefined();
+      expect(await store.clientGrants.listByApi(billing)).toEqual([]);
+
+      expect(await store.clientGrants.listByApi(orders)).toEqual([grant(third, orders)]);
+      expect(await store.clientGrants.listByClient(first)).toEqual([]);
     });
   });
 
@@ -525,6 +671,40 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
       expect(await store.accounts.update(unique('account'), { name: 'Nobody' })).toBe(false);
     });
 
+    it('keeps whether an account is disabled, and leaves the field out when it was never set', async () => {
+      const account = accountRecord();
+      const enabled = accountRecord({ disabled: false });
+      const disabled = accountRecord({ disabled: true });
+      for (const each of [account, enabled, disabled]) await store.accounts.create(each);
+
+      const stored = await store.accounts.get(account.id);
+      expect(stored).toEqual(account);
+      expect(stored).not.toHaveProperty('disabled');
+      expect(await store.accounts.get(enabled.id)).toEqual(enabled);
+      expect((await store.accounts.get(enabled.id))?.disabled).toBe(false);
+      expect(await store.accounts.findByEmail(disabled.email)).toEqual(disabled);
+      const ids = [account.id, enabled.id, disabled.id];
+      const listed = (await store.accounts.list()).filter((each) => ids.includes(each.id));
+      expect(listed).toEqual(expect.arrayContaining([account, enabled, disabled]));
+
+      // Read first, so that a store remembering the account must forget it on update.
+      expect(await store.accounts.update(account.id, { disabled: true, updatedAt: 1_800_000_000_000 })).toBe(
+        true,
+      );
+      expect(await store.accounts.get(account.id)).toEqual({
+        ...account,
+        disabled: true,
+        updatedAt: 1_800_000_000_000,
+      });
+      // An update that does not name the field leaves it as it was.
+      expect(await store.accounts.update(account.id, { name: 'Ada King' })).toBe(true);
+      expect((await store.accounts.get(account.id))?.disabled).toBe(true);
+      expect(await store.accounts.update(account.id, { disabled: false })).toBe(true);
+      expect((await store.accounts.get(account.id))?.disabled).toBe(false);
+      expect(await store.accounts.update(disabled.id, { disabled: false })).toBe(true);
+      expect((await store.accounts.findByEmail(disabled.email))?.disabled).toBe(false);
+    });
+
     it('removes an account', async () => {
       const account = accountRecord();
       await store.accounts.create(account);
@@ -561,6 +741,71 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
       expect(await store.apis.remove(full.identifier)).toBe(true);
       expect(await store.apis.remove(full.identifier)).toBe(false);
       expect(await store.apis.get(full.identifier)).toBeUndefined();
+    });
+
+    it('keeps scope descriptions, user-consent scopes and the update time, and leaves them out when unset', async () => {
+      const described = apiRecord({
+        scope: 'orders:read orders:write stats.read',
+        // Scope names are the operator's: a `.` or a leading `$` must survive any store.
+        scopeDescriptions: {
+          'orders:read': 'See your orders',
+          'orders:write': 'Place orders for you',
+          'stats.read': 'Read statistics',
+          $special: 'A scope with a dollar',
+        },
+        userConsentScopes: ['orders:read', 'stats.read'],
+        updatedAt: 1_700_000_100_000,
+      });
+      const empty = apiRecord({ scopeDescriptions: {}, userConsentScopes: [] });
+      const plain = apiRecord();
+      for (const api of [described, empty, plain]) await store.apis.create(api);
+
+      expect(await store.apis.get(described.identifier)).toEqual(described);
+      expect(await store.apis.get(empty.identifier)).toEqual(empty);
+      const storedPlain = await store.apis.get(plain.identifier);
+      expect(storedPlain).toEqual(plain);
+      expect(Object.keys(storedPlain!).sort()).toEqual(
+        ['accessTokenTtl', 'createdAt', 'format', 'identifier', 'name', 'scope', 'signingAlg'].sort(),
+      );
+      const ids = [described.identifier, empty.identifier];
+      expect((await store.apis.list()).filter((api) => ids.includes(api.identifier))).toEqual(
+        expect.arrayContaining([described, empty]),
+      );
+    });
+
+    it('updates an API by replacing the whole record, and reports a missing one', async () => {
+      const api = apiRecord();
+      await store.apis.create(api);
+
+      const updated: ApiRecord = {
+        ...api,
+        name: 'Orders API',
+        scope: 'orders:read orders:write',
+        format: 'opaque',
+        signingAlg: undefined,
+        accessTokenTtl: 3600,
+        scopeDescriptions: { 'orders:read': 'See your orders' },
+        userConsentScopes: ['orders:read'],
+        updatedAt: 1_800_000_000_000,
+      };
+      expect(await store.apis.update(updated)).toBe(true);
+      const stored = await store.apis.get(api.identifier);
+      expect(stored).toEqual(updated);
+      expect(stored).not.toHaveProperty('signingAlg');
+
+      // Fields the new record leaves out are gone.
+      const cleared: ApiRecord = { ...api, name: undefined, updatedAt: 1_800_000_001_000 };
+      expect(await store.apis.update(cleared)).toBe(true);
+      const storedCleared = await store.apis.get(api.identifier);
+      expect(storedCleared).toEqual(cleared);
+      for (const field of ['name', 'scopeDescriptions', 'userConsentScopes']) {
+        expect(storedCleared).not.toHaveProperty(field);
+      }
+
+      // No upsert: an API that does not exist stays missing.
+      const missing = apiRecord();
+      expect(await store.apis.update(missing)).toBe(false);
+      expect(await store.apis.get(missing.identifier)).toBeUndefined();
     });
   });
 
@@ -776,6 +1021,48 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
         }
         expect(await store.vaultIntegrations.get(sameKeyElsewhere.appId, key)).toEqual(sameKeyElsewhere);
       });
+
+      it("removeByApp removes every integration of the app and their connections, and no other app's", async () => {
+        const appId = unique('app');
+        const integrations = [vaultIntegrationRecord({ appId }), vaultIntegrationRecord({ appId })];
+        const elsewhere = vaultIntegrationRecord({ key: integrations[0]!.key });
+        for (const each of [...integrations, elsewhere]) await store.vaultIntegrations.create(each);
+        const doomed = integrations.map((integration) =>
+          vaultConnectionRecord({ appId, integrationKey: integration.key }),
+        );
+        const kept = vaultConnectionRecord({
+          appId: elsewhere.appId,
+          integrationKey: elsewhere.key,
+          endUserId: doomed[0]!.endUserId,
+        });
+        for (const connection of [...doomed, kept]) await store.vaultConnections.put(connection);
+        // Read once first, so that a store remembering rows must forget them on removal.
+        for (const integration of integrations) {
+          expect(await store.vaultIntegrations.get(appId, integration.key)).toEqual(integration);
+        }
+        for (const connection of doomed) {
+          expect(
+            await store.vaultConnections.get(appId, connection.integrationKey, connection.endUserId),
+          ).toEqual(connection);
+        }
+
+        expect(await store.vaultIntegrations.removeByApp(appId)).toBe(2);
+        expect(await store.vaultIntegrations.removeByApp(appId)).toBe(0);
+
+        expect(await store.vaultIntegrations.list(appId)).toEqual([]);
+        expect(await store.vaultConnections.list(appId)).toEqual([]);
+        for (const integration of integrations) {
+          expect(await store.vaultIntegrations.get(appId, integration.key)).toBeUndefined();
+        }
+        for (const connection of doomed) {
+          expect(
+            await store.vaultConnections.get(appId, connection.integrationKey, connection.endUserId),
+          ).toBeUndefined();
+        }
+        expect(await store.vaultIntegrations.list(elsewhere.appId)).toEqual([elsewhere]);
+        expect(await store.vaultConnections.list(elsewhere.appId)).toEqual([kept]);
+        expect(await store.vaultIntegrations.removeByApp(unique('app'))).toBe(0);
+      });
     });
 
     describe('connections', () => {
@@ -981,8 +1268,26 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
       const client = clientRecord();
       const publicClient = clientRecord({ secretSealed: undefined });
       const account = accountRecord();
-      const api = apiRecord();
+      const disabledAccount = accountRecord({ disabled: true });
+      const accessToken = oidcRecord({
+        model: 'AccessToken',
+        grantId: 'grant-2',
+        clientId: client.clientId,
+        accountId: account.id,
+        expiresAt: inOneMinute(),
+      });
+      const api = apiRecord({
+        scopeDescriptions: { read: 'Read your data', 'write.all': 'Change your data' },
+        userConsentScopes: ['read'],
+        updatedAt: 1_700_000_100_000,
+      });
       const minimalApi = apiRecord({ name: undefined, signingAlg: undefined });
+      const grant = clientGrantRecord({ clientId: client.clientId, api: api.identifier });
+      const publicGrant = clientGrantRecord({
+        clientId: publicClient.clientId,
+        api: api.identifier,
+        scopes: ['read'],
+      });
       const key = signingKeyRecord({
         status: 'retired',
         retiredAt: 1_800_000_000_000,
@@ -1005,12 +1310,15 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
         nextRefreshAt: undefined,
       });
 
-      for (const record of [consumed, session, deviceCode]) await source.oidc.upsert(record);
+      for (const record of [consumed, session, deviceCode, accessToken]) await source.oidc.upsert(record);
       await source.clients.put(client);
       await source.clients.put(publicClient);
       await source.accounts.create(account);
+      await source.accounts.create(disabledAccount);
       await source.apis.create(api);
       await source.apis.create(minimalApi);
+      await source.clientGrants.put(grant);
+      await source.clientGrants.put(publicGrant);
       await source.signingKeys.put(key);
       await source.settings.put('cookie-keys', 'sealed-cookie-keys');
       await source.vaultIntegrations.create(integration);
@@ -1019,10 +1327,13 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
       await source.vaultConnections.put(minimalConnection);
 
       const expected: ExportEntry[] = [
-        ...[consumed, session, deviceCode].map((record) => ({ kind: 'oidc' as const, record })),
+        ...[consumed, session, deviceCode, accessToken].map((record) => ({ kind: 'oidc' as const, record })),
         { kind: 'client', record: client },
         { kind: 'client', record: publicClient },
+        { kind: 'clientGrant', record: grant },
+        { kind: 'clientGrant', record: publicGrant },
         { kind: 'account', record: account },
+        { kind: 'account', record: disabledAccount },
         { kind: 'api', record: api },
         { kind: 'api', record: minimalApi },
         { kind: 'signingKey', record: key },
@@ -1047,9 +1358,17 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
       await expect(copy.accounts.create(accountRecord({ email: account.email }))).rejects.toBeInstanceOf(
         StoreConflictError,
       );
+      expect(await copy.accounts.findByEmail(disabledAccount.email)).toEqual(disabledAccount);
+      expect(await copy.apis.get(api.identifier)).toEqual(api);
       expect(await copy.settings.putIfAbsent('cookie-keys', 'other')).toBe('sealed-cookie-keys');
       await copy.oidc.revokeByGrantId('grant-1');
       expect(await copy.oidc.find(deviceCode.model, deviceCode.key)).toBeUndefined();
+      expect(await copy.clientGrants.get(client.clientId, api.identifier)).toEqual(grant);
+      expect(await copy.clientGrants.listByApi(api.identifier)).toEqual(
+        [grant, publicGrant].sort((a, b) => (a.clientId < b.clientId ? -1 : 1)),
+      );
+      expect(await copy.oidc.findByAccountId('AccessToken', account.id)).toEqual([accessToken]);
+      expect(await copy.oidc.revokeByClientId(client.clientId)).toBe(1);
       expect(await copy.vaultIntegrations.list(integration.appId)).toEqual(
         expect.arrayContaining([integration, minimalIntegration]),
       );
@@ -1063,7 +1382,9 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
 
       // Importing again replaces rather than duplicates or conflicts.
       for (const entry of exported) await copy.importEntry(entry);
-      expect(await copy.accounts.list()).toEqual([account]);
+      expect(await copy.accounts.list()).toHaveLength(2);
+      expect(await copy.accounts.list()).toEqual(expect.arrayContaining([account, disabledAccount]));
+      expect(await copy.clientGrants.listByApi(api.identifier)).toHaveLength(2);
       expect(await copy.oidc.find(deviceCode.model, deviceCode.key)).toEqual(deviceCode);
       expect(await copy.vaultIntegrations.list(integration.appId)).toHaveLength(2);
       expect(await copy.vaultConnections.list(integration.appId)).toEqual(
@@ -1083,6 +1404,20 @@ if (MONGODB_URI === undefined) {
     it('passes the store contract', () => undefined);
   });
 }
+
+/** Takes a SQLite database of schema version 4 back to version 3, as a build of version 3 made it. */
+const UNDO_VERSION_4 = `
+  DROP TABLE client_grants;
+  DROP INDEX oidc_records_client_id;
+  DROP INDEX oidc_records_account;
+  ALTER TABLE oidc_records DROP COLUMN client_id;
+  CREATE INDEX oidc_records_account_id ON oidc_records (model, account_id) WHERE account_id IS NOT NULL;
+  ALTER TABLE apis DROP COLUMN scope_descriptions;
+  ALTER TABLE apis DROP COLUMN user_consent_scopes;
+  ALTER TABLE apis DROP COLUMN updated_at;
+  ALTER TABLE accounts DROP COLUMN disabled;
+  PRAGMA user_version = 3;
+`;
 
 describe('sqlite store on one file shared by two processes', () => {
   let directory: string;
@@ -1169,6 +1504,7 @@ describe('sqlite store on one file shared by two processes', () => {
     await earlier.close();
     // Back to schema version 2, exactly as a build without the vault left it: version 3 only adds tables.
     const database = new DatabaseSync(path);
+    database.exec(UNDO_VERSION_4);
     database.exec('DROP TABLE vault_connections; DROP TABLE vault_integrations; PRAGMA user_version = 2;');
     database.close();
 
@@ -1182,6 +1518,101 @@ describe('sqlite store on one file shared by two processes', () => {
     expect(await store.vaultConnections.list(integration.appId, { endUserId: connection.endUserId })).toEqual(
       [connection],
     );
+  });
+
+  it('upgrades a database of schema version 3 to 4, keeping its data and ending with the schema of a new one', async () => {
+    const path = join(directory, 'version-3.db');
+    const account = accountRecord();
+    const api = apiRecord();
+    const accountId = unique('account');
+    const grant = oidcRecord({
+      model: 'Grant',
+      grantId: unique('grant'),
+      accountId,
+      expiresAt: inOneMinute(),
+    });
+    const integration = vaultIntegrationRecord();
+    const earlier = openSqliteStore(path);
+    await earlier.accounts.create(account);
+    await earlier.apis.create(api);
+    await earlier.oidc.upsert(grant);
+    await earlier.vaultIntegrations.create(integration);
+    await earlier.close();
+    // Back to schema version 3, exactly as a build before client grants left it.
+    const database = new DatabaseSync(path);
+    database.exec(UNDO_VERSION_4);
+    database.close();
+
+    const store = open(path);
+    // What was there reads back as it was written: the new fields are absent, not null.
+    const storedAccount = await store.accounts.get(account.id);
+    expect(storedAccount).toEqual(account);
+    expect(storedAccount).not.toHaveProperty('disabled');
+    const storedApi = await store.apis.get(api.identifier);
+    expect(storedApi).toEqual(api);
+    expect(Object.keys(storedApi!).sort()).toEqual(Object.keys(api).sort());
+    expect(await store.oidc.find(grant.model, grant.key)).toEqual(grant);
+    expect(await store.oidc.findByAccountId('Grant', accountId)).toEqual([grant]);
+    expect(await store.vaultIntegrations.get(integration.appId, integration.key)).toEqual(integration);
+
+    // And the new features work on it.
+    expect(await store.accounts.update(account.id, { disabled: true })).toBe(true);
+    expect((await store.accounts.get(account.id))?.disabled).toBe(true);
+    const updatedApi: ApiRecord = { ...api, userConsentScopes: ['read'], updatedAt: 1_800_000_000_000 };
+    expect(await store.apis.update(updatedApi)).toBe(true);
+    expect(await store.apis.get(api.identifier)).toEqual(updatedApi);
+    const clientGrant = clientGrantRecord({ api: api.identifier });
+    await store.clientGrants.put(clientGrant);
+    expect(await store.clientGrants.listByApi(api.identifier)).toEqual([clientGrant]);
+    const token = oidcRecord({ model: 'AccessToken', clientId: clientGrant.clientId, accountId });
+    await store.oidc.upsert(token);
+    expect(await store.oidc.revokeByClientId(clientGrant.clientId)).toBe(1);
+    expect(await store.oidc.revokeByAccountId(accountId)).toBe(1);
+    expect(await store.oidc.find(grant.model, grant.key)).toBeUndefined();
+
+    const schemaOf = (file: string) => {
+      const handle = new DatabaseSync(file, { readOnly: true });
+      try {
+        return {
+          version: handle.prepare('PRAGMA user_version').get(),
+          objects: handle.prepare('SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name').all(),
+        };
+      } finally {
+        handle.close();
+      }
+    };
+    const freshPath = join(directory, 'version-4.db');
+    await openSqliteStore(freshPath).close();
+    expect(schemaOf(path)).toEqual(schemaOf(freshPath));
+  });
+
+  it('serves lookups by client, by account and by API from indexes, never a scan or a sort', async () => {
+    const path = join(directory, 'indexes.db');
+    await openSqliteStore(path).close();
+    const database = new DatabaseSync(path, { readOnly: true });
+    const plan = (sql: string) =>
+      (database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[])
+        .map((step) => step.detail)
+        .join('; ');
+    try {
+      expect(plan("DELETE FROM oidc_records WHERE client_id = 'c'")).toMatch(
+        /^SEARCH oidc_records USING INDEX oidc_records_client_id/,
+      );
+      expect(plan("DELETE FROM oidc_records WHERE account_id = 'a'")).toMatch(
+        /^SEARCH oidc_records USING INDEX oidc_records_account /,
+      );
+      expect(plan("SELECT * FROM oidc_records WHERE model = 'Grant' AND account_id = 'a'")).toMatch(
+        /^SEARCH oidc_records USING INDEX oidc_records_account \(account_id=\? AND model=\?\)$/,
+      );
+      expect(plan("SELECT * FROM client_grants WHERE api = 'x' ORDER BY client_id")).toMatch(
+        /^SEARCH client_grants USING INDEX client_grants_api \(api=\?\)$/,
+      );
+      expect(plan("SELECT * FROM client_grants WHERE client_id = 'c' ORDER BY api")).toMatch(
+        /^SEARCH client_grants USING (PRIMARY KEY|INDEX sqlite_autoindex_client_grants_1) \(client_id=\?\)$/,
+      );
+    } finally {
+      database.close();
+    }
   });
 
   it('creates missing directories, uses WAL, and keeps its data across reopening', async () => {

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type {
   AccountRecord,
   ApiRecord,
+  ClientGrantRecord,
   ClientRecord,
   ExportEntry,
   OidcRecord,
@@ -34,6 +35,7 @@ const oidcRecord = z.strictObject({
   expiresAt: epochMs.optional(),
   consumedAt: epochSeconds.optional(),
   accountId: z.string().optional(),
+  clientId: z.string().optional(),
 });
 
 const clientRecord = z.strictObject({
@@ -50,6 +52,7 @@ const accountRecord = z.strictObject({
   emailVerified: z.boolean(),
   name: z.string(),
   passwordHash: z.string().min(1),
+  disabled: z.boolean().optional(),
   createdAt: epochMs,
   updatedAt: epochMs,
 });
@@ -61,7 +64,18 @@ const apiRecord = z.strictObject({
   format: z.enum(['jwt', 'opaque']),
   signingAlg: z.enum(['RS256', 'ES256']).optional(),
   accessTokenTtl: z.number().int().positive(),
+  scopeDescriptions: z.record(z.string(), z.string()).optional(),
+  userConsentScopes: z.array(z.string()).optional(),
   createdAt: epochMs,
+  updatedAt: epochMs.optional(),
+});
+
+const clientGrantRecord = z.strictObject({
+  clientId: z.string().min(1),
+  api: z.string().min(1),
+  scopes: z.array(z.string()).min(1),
+  createdAt: epochMs,
+  updatedAt: epochMs,
 });
 
 const signingKeyRecord = z.strictObject({
@@ -111,6 +125,7 @@ const vaultConnectionRecord = z.strictObject({
 const exportEntry = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('oidc'), record: oidcRecord }),
   z.strictObject({ kind: z.literal('client'), record: clientRecord }),
+  z.strictObject({ kind: z.literal('clientGrant'), record: clientGrantRecord }),
   z.strictObject({ kind: z.literal('account'), record: accountRecord }),
   z.strictObject({ kind: z.literal('api'), record: apiRecord }),
   z.strictObject({ kind: z.literal('signingKey'), record: signingKeyRecord }),
@@ -131,6 +146,7 @@ const sameFields = <Schema, Record>(
 ) => undefined;
 sameFields<z.output<typeof oidcRecord>, OidcRecord>();
 sameFields<z.output<typeof clientRecord>, ClientRecord>();
+sameFields<z.output<typeof clientGrantRecord>, ClientGrantRecord>();
 sameFields<z.output<typeof accountRecord>, AccountRecord>();
 sameFields<z.output<typeof apiRecord>, ApiRecord>();
 sameFields<z.output<typeof signingKeyRecord>, SigningKeyRecord>();

@@ -4,6 +4,7 @@ import type { Connection } from 'mongoose';
 import type {
   AccountRecord,
   ApiRecord,
+  ClientGrantRecord,
   ClientRecord,
   ExportEntry,
   OidcRecord,
@@ -14,18 +15,13 @@ import type {
   VaultIntegrationRecord,
 } from '../types.js';
 import { connectMongo } from './connection.js';
-import {
-  MongoAccountStore,
-  MongoApiStore,
-  MongoClientStore,
-  MongoSigningKeyStore,
-  conflictOnDuplicate,
-  toAccountDoc,
-  toApiDoc,
-} from './entities.js';
+import { MongoAccountStore, toAccountDoc } from './accounts.js';
+import { MongoApiStore, MongoSigningKeyStore } from './apis-and-signing-keys.js';
+import { MongoClientGrantStore, MongoClientStore } from './clients-and-grants.js';
 import { createIndexes, createModels, type MongoModels, type SettingDoc } from './models.js';
 import { MongoOidcRecordStore } from './oidc-records.js';
 import { MongoLeaseStore, MongoSettingStore } from './settings-and-leases.js';
+import { conflictOnDuplicate } from './support.js';
 import { MongoVaultConnectionStore, MongoVaultIntegrationStore } from './vault.js';
 
 export interface MongoStoreOptions {
@@ -45,6 +41,7 @@ class MongoStore implements Store {
   readonly clients: MongoClientStore;
   readonly accounts: MongoAccountStore;
   readonly apis: MongoApiStore;
+  readonly clientGrants: MongoClientGrantStore;
   readonly signingKeys: MongoSigningKeyStore;
   readonly settings: MongoSettingStore;
   readonly leases: MongoLeaseStore;
@@ -60,6 +57,7 @@ class MongoStore implements Store {
     this.clients = new MongoClientStore(this.#models.clients);
     this.accounts = new MongoAccountStore(this.#models.accounts);
     this.apis = new MongoApiStore(this.#models.apis);
+    this.clientGrants = new MongoClientGrantStore(this.#models.clientGrants);
     this.signingKeys = new MongoSigningKeyStore(this.#models.signingKeys);
     this.settings = new MongoSettingStore(this.#models.settings);
     this.leases = new MongoLeaseStore(this.#models.leases);
@@ -90,6 +88,8 @@ class MongoStore implements Store {
     for (const record of await this.apis.list()) yield { kind: 'api', record };
     for (const record of await this.accounts.list()) yield { kind: 'account', record };
     for (const record of await this.clients.list()) yield { kind: 'client', record };
+    // After the clients and APIs they join, as integrations come before their connections.
+    for await (const record of this.clientGrants.exportAll()) yield { kind: 'clientGrant', record };
     // Integrations before their connections, so that an import never holds a connection alone.
     for await (const record of this.vaultIntegrations.exportAll()) yield { kind: 'vaultIntegration', record };
     for await (const record of this.vaultConnections.exportAll()) yield { kind: 'vaultConnection', record };
@@ -102,6 +102,8 @@ class MongoStore implements Store {
         return this.oidc.upsert(importedRecord<OidcRecord>(entry, ['model', 'key', 'payload']));
       case 'client':
         return this.clients.put(importedRecord<ClientRecord>(entry, ['clientId']));
+      case 'clientGrant':
+        return this.clientGrants.put(importedRecord<ClientGrantRecord>(entry, ['clientId', 'api']));
       case 'account': {
         // Replace by id; a different account that already owns the email is a conflict.
         const doc = toAccountDoc(importedRecord<AccountRecord>(entry, ['id', 'email']));
@@ -111,11 +113,8 @@ class MongoStore implements Store {
         );
         return;
       }
-      case 'api': {
-        const doc = toApiDoc(importedRecord<ApiRecord>(entry, ['identifier']));
-        await this.#models.apis.replaceOne({ _id: doc._id }, doc, { upsert: true });
-        return;
-      }
+      case 'api':
+        return this.apis.replace(importedRecord<ApiRecord>(entry, ['identifier']));
       case 'signingKey':
         return this.signingKeys.put(importedRecord<SigningKeyRecord>(entry, ['kid']));
       case 'setting': {

@@ -1,8 +1,9 @@
 // Mongoose schemas of the MongoDB store: one collection per kind of record, natural keys as `_id`
 // (so that uniqueness costs no extra index), timestamps as BSON Dates (so that TTL indexes and
 // ordinary tools understand them). The mapping back to the store's record shapes lives beside
-// each store; this file also holds the small helpers those mappings share. The vault's schemas,
-// whose keys are compound, live in ./vault-models.ts.
+// each store, the helpers they share in ./support.ts. Records whose keys are
+// compound (client grants here, the vault's in ./vault-models.ts) keep the default ObjectId `_id`
+// and carry their key in a unique compound index instead.
 import { Schema, type Connection, type Model } from 'mongoose';
 import {
   vaultConnectionSchema,
@@ -26,6 +27,7 @@ export interface OidcRecordDoc {
   /** Epoch seconds, as oidc-provider counts them; never queried by range, so not a Date. */
   consumedAt?: number;
   accountId?: string;
+  clientId?: string;
 }
 
 export interface ClientDoc {
@@ -42,8 +44,16 @@ export interface AccountDoc {
   emailVerified: boolean;
   name: string;
   passwordHash: string;
+  /** Absent when never set (enabled). */
+  disabled?: boolean;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** One scope's description: a pair, not an object keyed by scope, since a scope may hold `.` or `$`. */
+export interface ScopeDescriptionDoc {
+  scope: string;
+  text: string;
 }
 
 export interface ApiDoc {
@@ -54,7 +64,19 @@ export interface ApiDoc {
   format: 'jwt' | 'opaque';
   signingAlg?: 'RS256' | 'ES256';
   accessTokenTtl: number;
+  scopeDescriptions?: ScopeDescriptionDoc[];
+  userConsentScopes?: string[];
   createdAt: Date;
+  updatedAt?: Date;
+}
+
+/** A client grant; like the vault's records, keyed by a unique compound index, `_id` unused. */
+export interface ClientGrantDoc {
+  clientId: string;
+  api: string;
+  scopes: string[];
+  createdAt: Date;
+  updatedAt: Date;
 }
 
 export interface SigningKeyDoc {
@@ -86,6 +108,7 @@ export interface MongoModels {
   clients: Model<ClientDoc>;
   accounts: Model<AccountDoc>;
   apis: Model<ApiDoc>;
+  clientGrants: Model<ClientGrantDoc>;
   signingKeys: Model<SigningKeyDoc>;
   settings: Model<SettingDoc>;
   leases: Model<LeaseDoc>;
@@ -111,6 +134,7 @@ const oidcRecordSchema = new Schema<OidcRecordDoc>(
     expiresAt: Date,
     consumedAt: Number,
     accountId: String,
+    clientId: String,
   },
   { ...schemaOptions, collection: 'oidc_records' },
 );
@@ -119,7 +143,10 @@ oidcRecordSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0 });
 oidcRecordSchema.index({ grantId: 1 });
 oidcRecordSchema.index({ model: 1, uid: 1 });
 oidcRecordSchema.index({ model: 1, userCode: 1 });
-oidcRecordSchema.index({ model: 1, accountId: 1 });
+// (accountId, model) serves a lookup by account alone (revokeByAccountId) and by account within a
+// model (findByAccountId); it replaces the earlier (model, accountId), see RETIRED_INDEXES.
+oidcRecordSchema.index({ accountId: 1, model: 1 });
+oidcRecordSchema.index({ clientId: 1 });
 
 const clientSchema = new Schema<ClientDoc>(
   {
@@ -139,6 +166,7 @@ const accountSchema = new Schema<AccountDoc>(
     emailVerified: { type: Boolean, required: true },
     name: String,
     passwordHash: { type: String, required: true },
+    disabled: Boolean,
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
   },
@@ -154,10 +182,34 @@ const apiSchema = new Schema<ApiDoc>(
     format: { type: String, enum: ['jwt', 'opaque'], required: true },
     signingAlg: { type: String, enum: ['RS256', 'ES256'] },
     accessTokenTtl: { type: Number, required: true },
+    // `default: undefined`: mongoose would otherwise give an absent array `[]`, and an API written
+    // without these fields must read back without them.
+    scopeDescriptions: {
+      type: [
+        new Schema<ScopeDescriptionDoc>({ scope: String, text: String }, { _id: false, versionKey: false }),
+      ],
+      default: undefined,
+    },
+    userConsentScopes: { type: [String], default: undefined },
     createdAt: { type: Date, required: true },
+    updatedAt: Date,
   },
   { ...schemaOptions, collection: 'apis' },
 );
+
+const clientGrantSchema = new Schema<ClientGrantDoc>(
+  {
+    clientId: { type: String, required: true },
+    api: { type: String, required: true },
+    scopes: [String],
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  { ...schemaOptions, collection: 'client_grants' },
+);
+// The unique key serves a client's grants in API order; the second index an API's in client order.
+clientGrantSchema.index({ clientId: 1, api: 1 }, { unique: true });
+clientGrantSchema.index({ api: 1, clientId: 1 });
 
 const signingKeySchema = new Schema<SigningKeyDoc>(
   {
@@ -197,6 +249,7 @@ export function createModels(connection: Connection): MongoModels {
     clients: connection.model<ClientDoc>('Client', clientSchema),
     accounts: connection.model<AccountDoc>('Account', accountSchema),
     apis: connection.model<ApiDoc>('Api', apiSchema),
+    clientGrants: connection.model<ClientGrantDoc>('ClientGrant', clientGrantSchema),
     signingKeys: connection.model<SigningKeyDoc>('SigningKey', signingKeySchema),
     settings: connection.model<SettingDoc>('Setting', settingSchema),
     leases: connection.model<LeaseDoc>('Lease', leaseSchema),
@@ -205,33 +258,33 @@ export function createModels(connection: Connection): MongoModels {
   };
 }
 
-/** Creates every collection's indexes; idempotent (MongoDB skips an index that already exists). */
+/**
+ * Indexes that earlier versions created and a later one replaced: createIndexes never drops an
+ * index by itself, so these are dropped by name.
+ */
+const RETIRED_INDEXES: readonly { model: keyof MongoModels; name: string }[] = [
+  // Replaced by (accountId, model), which serves the same lookups and those across models.
+  { model: 'oidc', name: 'model_1_accountId_1' },
+];
+
+// Server error codes: the index, or the whole collection, does not exist (nothing to drop).
+const INDEX_NOT_FOUND = 27;
+const NAMESPACE_NOT_FOUND = 26;
+
+/**
+ * Creates every collection's indexes and drops retired ones; idempotent (MongoDB skips an index
+ * that already exists, and a retired index that is gone is left alone).
+ */
 export async function createIndexes(models: MongoModels): Promise<void> {
   for (const model of Object.values(models) as Model<unknown>[]) {
     await model.createIndexes();
   }
-}
-
-/** MongoDB's duplicate-key error (E11000), from a unique index or `_id`. */
-export function isDuplicateKeyError(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
-}
-
-/** Filter for documents whose `expiresAt` is absent or still in the future. */
-export function unexpired(now = Date.now()) {
-  return { $or: [{ expiresAt: null }, { expiresAt: { $gt: new Date(now) } }] };
-}
-
-export const toDate = (epochMs: number | undefined): Date | undefined =>
-  epochMs === undefined ? undefined : new Date(epochMs);
-
-export const toEpochMs = (date: Date | null | undefined): number | undefined =>
-  date == null ? undefined : date.getTime();
-
-/**
- * Drops keys whose value is undefined or null: the record shapes mark absent optional fields by
- * leaving them out, and the BSON serializer would otherwise store `undefined` as `null`.
- */
-export function compact<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, field]) => field != null)) as T;
+  for (const { model, name } of RETIRED_INDEXES) {
+    try {
+      await models[model].collection.dropIndex(name);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code !== INDEX_NOT_FOUND && code !== NAMESPACE_NOT_FOUND) throw error;
+    }
+  }
 }

@@ -2,7 +2,8 @@
 // so every read and count also filters out records whose expiresAt has passed.
 import type { Model } from 'mongoose';
 import type { OidcRecord, OidcRecordStore } from '../types.js';
-import { compact, toDate, toEpochMs, unexpired, type OidcRecordDoc } from './models.js';
+import type { OidcRecordDoc } from './models.js';
+import { compact, toDate, toEpochMs, unexpired } from './support.js';
 
 const idOf = (model: string, key: string) => `${model}:${key}`;
 
@@ -18,6 +19,7 @@ export function toOidcDoc(record: OidcRecord): OidcRecordDoc {
     expiresAt: toDate(record.expiresAt),
     consumedAt: record.consumedAt,
     accountId: record.accountId,
+    clientId: record.clientId,
   });
 }
 
@@ -32,6 +34,7 @@ export function toOidcRecord(doc: OidcRecordDoc): OidcRecord {
     expiresAt: toEpochMs(doc.expiresAt),
     consumedAt: doc.consumedAt,
     accountId: doc.accountId,
+    clientId: doc.clientId,
   });
 }
 
@@ -86,6 +89,14 @@ export class MongoOidcRecordStore implements OidcRecordStore {
 
   async revokeByGrantId(grantId: string): Promise<void> {
     await this.#records.deleteMany({ grantId: { $eq: grantId } });
+  }
+
+  async revokeByClientId(clientId: string): Promise<number> {
+    return (await this.#records.deleteMany({ clientId: { $eq: clientId } })).deletedCount;
+  }
+
+  async revokeByAccountId(accountId: string): Promise<number> {
+    return (await this.#records.deleteMany({ accountId: { $eq: accountId } })).deletedCount;
   }
 
   async count(model: string): Promise<number> {

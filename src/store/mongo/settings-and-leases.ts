@@ -2,7 +2,8 @@
 // rest on single-document atomic upserts, so several servers on one replica set agree.
 import type { Model } from 'mongoose';
 import type { LeaseStore, SettingStore } from '../types.js';
-import { isDuplicateKeyError, type LeaseDoc, type SettingDoc } from './models.js';
+import type { LeaseDoc, SettingDoc } from './models.js';
+import { isDuplicateKeyError } from './support.js';
 
 export class MongoSettingStore implements SettingStore {
   readonly #settings: Model<SettingDoc>;

@@ -8,15 +8,8 @@ import type {
   VaultIntegrationRecord,
   VaultIntegrationStore,
 } from '../types.js';
-import { conflictOnDuplicate } from './entities.js';
-import {
-  compact,
-  isDuplicateKeyError,
-  toDate,
-  toEpochMs,
-  type VaultConnectionDoc,
-  type VaultIntegrationDoc,
-} from './models.js';
+import type { VaultConnectionDoc, VaultIntegrationDoc } from './models.js';
+import { compact, conflictOnDuplicate, toDate, toEpochMs, upsertRetryingOnce } from './support.js';
 
 // $eq everywhere: ids reach these queries from requests, and a non-string must never become an operator.
 const integrationFilter = (appId: string, key: string) => ({ appId: { $eq: appId }, key: { $eq: key } });
@@ -102,6 +95,14 @@ export class MongoVaultIntegrationStore implements VaultIntegrationStore {
     // gone, so that removing again cleans up after a remove interrupted between the two.
     const removed = (await this.#integrations.deleteOne(integrationFilter(appId, key))).deletedCount === 1;
     await this.#connections.deleteMany({ appId: { $eq: appId }, integrationKey: { $eq: key } });
+    return removed;
+  }
+
+  async removeByApp(appId: string): Promise<number> {
+    // As remove(), for every integration of the app: integrations first, then all the app's
+    // connections (those of integrations already gone too).
+    const removed = (await this.#integrations.deleteMany({ appId: { $eq: appId } })).deletedCount;
+    await this.#connections.deleteMany({ appId: { $eq: appId } });
     return removed;
   }
 
@@ -244,18 +245,5 @@ function checkNewVersion(connection: VaultConnectionRecord, expectedVersion: num
     throw new TypeError(
       `replaceIfVersion: the new version (${connection.version}) must be greater than the expected one (${expectedVersion})`,
     );
-  }
-}
-
-/**
- * Two upserts of the same new key at once: both may miss, both insert, and the unique index
- * refuses one (E11000). The document now exists, so the loser's second try replaces it.
- */
-async function upsertRetryingOnce<T>(upsert: () => Promise<T>): Promise<T> {
-  try {
-    return await upsert();
-  } catch (error) {
-    if (!isDuplicateKeyError(error)) throw error;
-    return upsert();
   }
 }

@@ -4,11 +4,14 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { ExportEntry, Store } from '../types.js';
 import { StatementBatch } from './batch.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
-import { SqliteAccountStore, SqliteApiStore, SqliteClientStore, SqliteSigningKeyStore } from './entities.js';
+import { SqliteAccountStore } from './accounts.js';
+import { SqliteApiStore, SqliteSigningKeyStore } from './apis-and-signing-keys.js';
+import { SqliteClientGrantStore, SqliteClientStore } from './clients-and-grants.js';
 import { SqliteOidcRecordStore } from './oidc-records.js';
 import { openDatabase } from './schema.js';
 import { SqliteLeaseStore, SqliteSettingStore } from './settings-and-leases.js';
-import { SqliteVaultConnectionStore, SqliteVaultIntegrationStore } from './vault.js';
+import { SqliteVaultConnectionStore } from './vault-connections.js';
+import { SqliteVaultIntegrationStore } from './vault-integrations.js';
 
 /** How often the store deletes expired records and leases on its own. */
 const PURGE_INTERVAL_MS = 60_000;
@@ -32,6 +35,7 @@ class SqliteStore implements Store {
   readonly clients: SqliteClientStore;
   readonly accounts: SqliteAccountStore;
   readonly apis: SqliteApiStore;
+  readonly clientGrants: SqliteClientGrantStore;
   readonly signingKeys: SqliteSigningKeyStore;
   readonly settings: SqliteSettingStore;
   readonly leases: SqliteLeaseStore;
@@ -51,6 +55,7 @@ class SqliteStore implements Store {
     this.clients = new SqliteClientStore(db);
     this.accounts = new SqliteAccountStore(db, this.#batch);
     this.apis = new SqliteApiStore(db);
+    this.clientGrants = new SqliteClientGrantStore(db, this.#batch);
     this.signingKeys = new SqliteSigningKeyStore(db);
     this.settings = new SqliteSettingStore(db);
     this.leases = new SqliteLeaseStore(db);
@@ -80,6 +85,8 @@ class SqliteStore implements Store {
     yield* this.signingKeys.exportEntries();
     yield* this.apis.exportEntries();
     yield* this.clients.exportEntries();
+    // After the clients and APIs they join, as integrations come before their connections.
+    yield* this.clientGrants.exportEntries();
     yield* this.accounts.exportEntries();
     // Integrations before their connections, so that an import never holds a connection alone.
     yield* this.vaultIntegrations.exportEntries();
@@ -93,6 +100,8 @@ class SqliteStore implements Store {
         return this.oidc.importRecord(entry.record);
       case 'client':
         return this.clients.importRecord(entry.record);
+      case 'clientGrant':
+        return this.clientGrants.importRecord(entry.record);
       case 'account':
         return this.accounts.importRecord(entry.record);
       case 'api':

@@ -16,9 +16,11 @@ type OidcRow = {
   expires_at: number | null;
   consumed_at: number | null;
   account_id: string | null;
+  client_id: string | null;
 };
 
-const COLUMNS = 'model, key, payload, grant_id, uid, user_code, expires_at, consumed_at, account_id';
+const COLUMNS =
+  'model, key, payload, grant_id, uid, user_code, expires_at, consumed_at, account_id, client_id';
 
 // Expired rows stay until purgeExpired runs, but nothing may serve them in the meantime.
 const LIVE = '(expires_at IS NULL OR expires_at > :now)';
@@ -35,6 +37,8 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
   readonly #consume: StatementSync;
   readonly #destroy: StatementSync;
   readonly #revokeByGrantId: StatementSync;
+  readonly #revokeByClientId: StatementSync;
+  readonly #revokeByAccountId: StatementSync;
   readonly #count: StatementSync;
   readonly #purge: StatementSync;
 
@@ -46,11 +50,12 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
     // Upsert replaces every column, so nothing of the old record survives (as the interface says).
     this.#upsert = db.prepare(
       `INSERT INTO oidc_records (${COLUMNS})
-       VALUES (:model, :key, :payload, :grant_id, :uid, :user_code, :expires_at, :consumed_at, :account_id)
+       VALUES (:model, :key, :payload, :grant_id, :uid, :user_code, :expires_at, :consumed_at, :account_id,
+         :client_id)
        ON CONFLICT (model, key) DO UPDATE SET
          payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
          user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at,
-         account_id = excluded.account_id`,
+         account_id = excluded.account_id, client_id = excluded.client_id`,
     );
     this.#find = db.prepare(
       `SELECT ${COLUMNS} FROM oidc_records WHERE model = :model AND key = :key AND ${LIVE}`,
@@ -71,6 +76,8 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
     );
     this.#destroy = db.prepare('DELETE FROM oidc_records WHERE model = :model AND key = :key');
     this.#revokeByGrantId = db.prepare('DELETE FROM oidc_records WHERE grant_id = :grant_id');
+    this.#revokeByClientId = db.prepare('DELETE FROM oidc_records WHERE client_id = :client_id');
+    this.#revokeByAccountId = db.prepare('DELETE FROM oidc_records WHERE account_id = :account_id');
     this.#count = db.prepare(`SELECT count(*) AS count FROM oidc_records WHERE model = :model AND ${LIVE}`);
     this.#purge = db.prepare('DELETE FROM oidc_records WHERE expires_at <= :now');
   }
@@ -86,6 +93,7 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
       expires_at: nullable(record.expiresAt),
       consumed_at: nullable(record.consumedAt),
       account_id: nullable(record.accountId),
+      client_id: nullable(record.clientId),
     };
     return this.#batch.write(() => {
       this.#recent.forget(cacheId(record.model, record.key));
@@ -148,6 +156,22 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
     });
   }
 
+  revokeByClientId(clientId: string): Promise<number> {
+    return this.#batch.write(() => {
+      // As revokeByGrantId: any number of records, of any model. The count takes in expired rows
+      // not purged yet, which go too.
+      this.#recent.clear();
+      return Number(this.#revokeByClientId.run({ client_id: clientId }).changes);
+    });
+  }
+
+  revokeByAccountId(accountId: string): Promise<number> {
+    return this.#batch.write(() => {
+      this.#recent.clear();
+      return Number(this.#revokeByAccountId.run({ account_id: accountId }).changes);
+    });
+  }
+
   async count(model: string): Promise<number> {
     return (this.#count.get({ model, now: Date.now() }) as { count: number }).count;
   }
@@ -183,5 +207,6 @@ function fromRow(row: OidcRow | undefined): OidcRecord | undefined {
   if (row.expires_at !== null) record.expiresAt = row.expires_at;
   if (row.consumed_at !== null) record.consumedAt = row.consumed_at;
   if (row.account_id !== null) record.accountId = row.account_id;
+  if (row.client_id !== null) record.clientId = row.client_id;
   return record;
 }

@@ -121,6 +121,35 @@ const MIGRATIONS: readonly string[] = [
   -- An end user's connections across the app's integrations; by integration the primary key serves.
   CREATE INDEX IF NOT EXISTS vault_connections_end_user ON vault_connections (app_id, end_user_id);
   `,
+  // 4: client grants (an admin's grant of an API's scopes to a client); every OIDC record indexed
+  // by its client and account, whatever its model (revoking a removed client's or account's
+  // artefacts); APIs that can be updated, with scope descriptions and user-consent scopes; disabled
+  // accounts. Added columns are NULL on existing rows, which reads back as "not set".
+  `
+  ALTER TABLE oidc_records ADD COLUMN client_id TEXT;
+  CREATE INDEX IF NOT EXISTS oidc_records_client_id ON oidc_records (client_id) WHERE client_id IS NOT NULL;
+  -- (account_id, model) serves both a lookup by account alone (revokeByAccountId) and one by
+  -- account within a model (findByAccountId), so it replaces version 2's (model, account_id).
+  DROP INDEX IF EXISTS oidc_records_account_id;
+  CREATE INDEX IF NOT EXISTS oidc_records_account ON oidc_records (account_id, model) WHERE account_id IS NOT NULL;
+
+  ALTER TABLE apis ADD COLUMN scope_descriptions TEXT;   -- JSON object, scope -> text
+  ALTER TABLE apis ADD COLUMN user_consent_scopes TEXT;  -- JSON array of strings
+  ALTER TABLE apis ADD COLUMN updated_at INTEGER;
+
+  ALTER TABLE accounts ADD COLUMN disabled INTEGER CHECK (disabled IN (0, 1));  -- NULL = never set
+
+  CREATE TABLE IF NOT EXISTS client_grants (
+    client_id  TEXT    NOT NULL,
+    api        TEXT    NOT NULL,  -- the API's identifier; no foreign key, as for vault connections
+    scopes     TEXT    NOT NULL,  -- JSON array of strings
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (client_id, api)
+  );
+  -- The grants for one API, in client order; by client the primary key serves.
+  CREATE INDEX IF NOT EXISTS client_grants_api ON client_grants (api, client_id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
