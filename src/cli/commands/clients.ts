@@ -187,23 +187,24 @@ export function registerClients(program: Command, io: CliIo): void {
   clientOptions(
     subcommand(clients, 'update', 'change a client application (only the options given)')
       .argument('<id>', 'client_id')
-      .option('--name <name>', 'name shown to users on the consent page')
-      .option('--no-first-party', 'a third-party app again: users see the consent page'),
+      .option('--name <name>', 'name shown to users on the consent page'),
     true,
-  ).action((clientId: string, options: ClientOptions) =>
-    withSession(io, async (session) => {
-      const changes = registrationFrom(options);
-      if (Object.keys(changes).length === 0)
-        throw new Error('nothing to change: give at least one option');
-      const client = await session.services.clients.update(
-        clientId,
-        changes,
-        await providerValidation(session),
-      );
-      if (options.json) writeJson(io, client);
-      else writeLines(io, describe(client));
-    }),
-  );
+  )
+    // After --first-party: commander leaves the default unset only when the positive form comes first.
+    .option('--no-first-party', 'a third-party app again: users see the consent page')
+    .action((clientId: string, options: ClientOptions) =>
+      withSession(io, async (session) => {
+        const changes = registrationFrom(options);
+        if (Object.keys(changes).length === 0) throw new Error('nothing to change: give at least one option');
+        const client = await session.services.clients.update(
+          clientId,
+          changes,
+          await providerValidation(session),
+        );
+        if (options.json) writeJson(io, client);
+        else writeLines(io, describe(client));
+      }),
+    );
 
   subcommand(
     clients,
