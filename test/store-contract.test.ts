@@ -1,6 +1,8 @@
 // The store contract (DESIGN.md, "Storage"): one suite, run against every Store implementation, so
-// that the server behaves the same on the embedded SQLite file and on MongoDB. MongoDB runs where
-// MONGODB_URI points at a server, and is reported as skipped, with the reason, elsewhere.
+// that the server behaves the same on the embedded SQLite file, on PostgreSQL and on MongoDB.
+// PostgreSQL runs where a server answers at POSTGRES_URL (default the local one, see
+// support/postgres.ts), MongoDB where MONGODB_URI points at a server; each is reported as skipped,
+// with the reason, elsewhere.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +11,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { postgresTarget } from './support/postgres.js';
 import {
   StoreConflictError,
   type AccountRecord,
@@ -100,7 +103,7 @@ function withDatabase(uri: string, database: string): string {
 }
 
 const MONGODB_URI = process.env.MONGODB_URI || undefined;
-const targets: StoreTarget[] = [sqliteTarget(), mongodbTarget(MONGODB_URI)];
+const targets: StoreTarget[] = [sqliteTarget(), await postgresTarget(), mongodbTarget(MONGODB_URI)];
 
 // Fixtures. Names are unique per call so that tests sharing a store never see each other's rows.
 
@@ -1397,10 +1400,9 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
 
 // The reason is printed twice on purpose: the warning shows in any reporter, the title in the list of skips.
 for (const { name, skipReason } of targets) {
-  if (skipReason !== undefined) console.warn(`${name} store contract skipped: ${skipReason}`);
-}
-if (MONGODB_URI === undefined) {
-  describe.skip('mongodb store — skipped: MONGODB_URI is not set (no MongoDB server on this machine)', () => {
+  if (skipReason === undefined) continue;
+  console.warn(`${name} store contract skipped: ${skipReason}`);
+  describe.skip(`${name} store — skipped: ${skipReason}`, () => {
     it('passes the store contract', () => undefined);
   });
 }

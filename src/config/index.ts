@@ -31,11 +31,22 @@ const environmentSchema = z.object({
     .url({ protocol: /^https?$/ })
     .refine((value) => !value.endsWith('/') || new URL(value).pathname !== '/', 'must not end with a slash')
     .optional(),
-  /** `sqlite:<path>` (default `sqlite:./data/latchkey.db`) or `mongodb://…` / `mongodb+srv://…`. */
+  /**
+   * `sqlite:<path>` (default `sqlite:./data/latchkey.db`), `postgres://…` / `postgresql://…` (several
+   * instances on one database) or `mongodb://…` / `mongodb+srv://…`.
+   */
   DATABASE_URL: z
     .string()
-    .regex(/^(sqlite:.+|mongodb(\+srv)?:\/\/.+)$/, 'must be sqlite:<path> or mongodb://…')
+    .regex(
+      /^(sqlite:.+|postgres(ql)?:\/\/.+|mongodb(\+srv)?:\/\/.+)$/,
+      'must be sqlite:<path>, postgres://… or mongodb://…',
+    )
     .default('sqlite:./data/latchkey.db'),
+  /**
+   * Most connections each process opens to PostgreSQL. Default 10. Keep the sum over every
+   * instance and worker below the server's max_connections (or a pooler's limit).
+   */
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   /**
    * base64 32-byte key for encryption at rest. Default (SQLite only): a key file beside the
    * database, created at first start with a warning. In production set it, and keep it apart
@@ -82,7 +93,9 @@ export interface Config {
   readonly host: string;
   readonly issuer: string;
   readonly database:
-    { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'mongodb'; readonly url: string };
+    | { readonly kind: 'sqlite'; readonly path: string }
+    | { readonly kind: 'postgres'; readonly url: string; readonly poolSize: number }
+    | { readonly kind: 'mongodb'; readonly url: string };
   readonly masterKey?: Buffer | undefined;
   readonly previousMasterKeys: readonly Buffer[];
   readonly trustProxy: boolean;
@@ -108,11 +121,15 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   }
   const env = parsed.data;
   const issuer = env.ISSUER ?? `http://localhost:${env.PORT}`;
-  const database = env.DATABASE_URL.startsWith('sqlite:')
-    ? ({ kind: 'sqlite', path: env.DATABASE_URL.slice('sqlite:'.length) } as const)
-    : ({ kind: 'mongodb', url: env.DATABASE_URL } as const);
-  if (database.kind === 'mongodb' && !env.LATCHKEY_MASTER_KEY) {
-    throw new ConfigError('invalid setting LATCHKEY_MASTER_KEY: required when DATABASE_URL is mongodb://…');
+  const database: Config['database'] = env.DATABASE_URL.startsWith('sqlite:')
+    ? { kind: 'sqlite', path: env.DATABASE_URL.slice('sqlite:'.length) }
+    : env.DATABASE_URL.startsWith('postgres')
+      ? { kind: 'postgres', url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE }
+      : { kind: 'mongodb', url: env.DATABASE_URL };
+  if (database.kind !== 'sqlite' && !env.LATCHKEY_MASTER_KEY) {
+    throw new ConfigError(
+      `invalid setting LATCHKEY_MASTER_KEY: required when DATABASE_URL is ${database.kind}://…`,
+    );
   }
   return Object.freeze({
     port: env.PORT,

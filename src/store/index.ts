@@ -12,6 +12,10 @@ export type { Store } from './types.js';
 
 export async function openStore(config: Config, options: SqliteStoreOptions = {}): Promise<Store> {
   if (config.database.kind === 'sqlite') return openSqliteStore(config.database.path, options);
+  if (config.database.kind === 'postgres') {
+    const { openPostgresStore } = await import('./postgres/index.js');
+    return openPostgresStore(config.database.url, { poolSize: config.database.poolSize });
+  }
   const { openMongoStore } = await import('./mongo/index.js');
   return openMongoStore(config.database.url);
 }

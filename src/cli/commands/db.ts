@@ -1,4 +1,4 @@
-// `latchkey db …`: schema migration (MongoDB indexes; SQLite makes its schema when it opens) and
+// `latchkey db …`: schema migration (MongoDB indexes; SQLite and PostgreSQL migrate when they open) and
 // moving every record between stores as JSON lines. Exported values stay as stored: hashed or
 // sealed, so an import needs the same LATCHKEY_MASTER_KEY to be of use.
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -33,6 +33,12 @@ export function registerDb(program: Command, io: CliIo): void {
             migrated: true,
             note: 'the SQLite schema is created when the store opens',
           });
+        }
+        if (store.kind === 'postgres') {
+          // The store ran its pending migrations (under the advisory lock) when it opened.
+          const { PostgresStore, SCHEMA_VERSION } = await import('../../store/postgres/index.js');
+          const applied = store instanceof PostgresStore ? [...store.migrated] : [];
+          return report(io, options, { store: 'postgres', migrated: true, version: SCHEMA_VERSION, applied });
         }
         const { migrateMongoStore } = await import('../../store/mongo/index.js');
         await migrateMongoStore(store);
