@@ -231,6 +231,11 @@ describe('client credentials, introspection and revocation', () => {
       scope: 'read',
       signingAlg: 'ES256',
     });
+    await server.latchkey.services.grants.grant(
+      fixtures.service.client_id,
+      'https://es.example.test',
+      'read',
+    );
     const config = await discover(server, fixtures.service.client_id, fixtures.service.client_secret);
     const tokens = await oauth.clientCredentialsGrant(config, {
       scope: 'read',
@@ -288,6 +293,8 @@ describe('introspection by a resource server', () => {
     const other = await server.latchkey.services.clients.add({
       name: 'Other Service',
       grantTypes: ['client_credentials'],
+      scope: 'read',
+      apis: [fixtures.opaqueApi],
     });
     const otherConfig = await discover(server, other.client_id, other.client_secret);
     const forApi = await oauth.clientCredentialsGrant(otherConfig, {

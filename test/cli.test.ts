@@ -187,7 +187,13 @@ describe('latchkey clients', () => {
     expect(human.stdout).not.toMatch(/^client_secret\s/m);
     expect(human.stdout).not.toContain(rotated.client_secret);
 
-    expect(await json(env, ['clients', 'remove', id])).toEqual({ client_id: id, removed: true });
+    expect(await json(env, ['clients', 'remove', id])).toEqual({
+      client_id: id,
+      removed: true,
+      revoked_records: 0,
+      client_grants: 0,
+      vault_integrations: 0,
+    });
     expect(expectOneLineError(await cli(env, ['clients', 'show', id]))).toBe(`latchkey: no client ${id}\n`);
     expect(expectOneLineError(await cli(env, ['clients', 'remove', id]))).toBe(`latchkey: no client ${id}\n`);
   });
@@ -218,7 +224,15 @@ describe('latchkey users', () => {
 
     const list = await json<Array<Record<string, unknown>>>(env, ['users', 'list']);
     expect(list).toEqual([
-      { id: user.id, email: 'ada@example.com', name: 'Ada', created: expect.any(String) },
+      {
+        id: user.id,
+        email: 'ada@example.com',
+        email_verified: false,
+        name: 'Ada',
+        disabled: false,
+        created: expect.any(String),
+        updated: expect.any(String),
+      },
     ]);
     const human = await cli(env, ['users', 'list']);
     expect(human.stdout).toContain('ada@example.com');

@@ -227,6 +227,12 @@ describe('401 and 400 answers (RFC 6750 §3)', () => {
   });
 
   test('a client_credentials token has no end user: 401 invalid_token', async () => {
+    // /v1 opens its scopes to user consent only; a machine client needs a grant.
+    await server.latchkey.services.grants.grant(
+      fixtures.service.client_id,
+      V1_API_IDENTIFIER(server.url),
+      'email',
+    );
     const tokens = await oauth.clientCredentialsGrant(await service(), {
       scope: 'email',
       resource: V1_API_IDENTIFIER(server.url),
