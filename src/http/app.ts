@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Koa, { type Context, type Next } from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
-import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { ClientMetadata, KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { accountRoutes } from '../authorization/account.js';
@@ -20,6 +20,7 @@ import { LoginThrottle, type ThrottleOptions } from '../authorization/login-thro
 import { createAuthorizationProvider, LONG_COOKIE_OPTIONS, SESSION_TTL } from '../authorization/provider.js';
 import { resourceRoutes } from '../resource/routes.js';
 import { ensureAdminApi } from '../admin/admin-api.js';
+import { adminMiddleware } from '../admin/middleware.js';
 import { ensureV1Api } from '../resource/v1-api.js';
 import { vaultMiddleware } from '../vault/middleware.js';
 import { createVault, ensureVaultApi, type Vault, type VaultOptions } from '../vault/vault.js';
@@ -255,6 +256,17 @@ export async function createLatchkey(
       ['/account', account.routes()],
       ['/v1/', resources.routes()],
       ['/vault/', vaultMiddleware(vault, { issuer: config.issuer, provider, keys: services.keys })],
+      [
+        '/admin/',
+        adminMiddleware({
+          issuer: config.issuer,
+          services,
+          vault,
+          provider,
+          validateClient: (metadata) => provider().Client.validate(metadata as ClientMetadata),
+          reloadKeys: () => reloadKeys(),
+        }),
+      ],
       ['/.well-known/oauth-authorization-server', authorizationServerMetadata],
     ]),
   );
