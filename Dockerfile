@@ -6,6 +6,8 @@ FROM node:24-bookworm-slim AS build
 WORKDIR /app
 ENV npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
 COPY package.json package-lock.json ./
+# The workspace package's manifest too: npm ci links @latchkey/resource (packages/resource).
+COPY packages/resource/package.json ./packages/resource/
 # Dependencies first, in their own layer, so that a source change does not reinstall them.
 # --ignore-scripts: the root `prepare` script (a build) would run before the sources are here, and
 # the `node` devDependency would download a second Node 24 that this image already has (argon2
@@ -21,6 +23,9 @@ WORKDIR /app
 # Owned by root and read-only to the server: the running process cannot alter its own code.
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
+# node_modules/@latchkey/resource links here: the checker package's manifest and build.
+COPY --from=build /app/packages/resource/package.json ./packages/resource/
+COPY --from=build /app/packages/resource/dist ./packages/resource/dist
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/views ./views
 COPY --from=build /app/public ./public

@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createResourceProvider } from '@latchkey/resource';
 import * as oauth from 'openid-client';
 import { runCli } from '../src/cli/main.js';
-import { createResourceProvider } from '../src/resource/index.js';
 import { Browser, formAction, hiddenInput } from './support/browser.js';
 import { CALLBACK, discover, PASSWORD } from './support/flows.js';
 import { startLatchkey, startLatchkeyProcess, type TestServer } from './support/latchkey.js';
@@ -136,7 +136,7 @@ describe('client grants, following the README', () => {
     expect(granted.status).toBe(200);
     expect(granted.body.scope).toBe('orders:read');
 
-    // The API checks it with latchkey/resource, as docs/resource-apis.md shows.
+    // The API checks it with @latchkey/resource, as its README shows.
     const resource = createResourceProvider({ issuer: server.url, audience: ORDERS });
     const auth = await resource.authenticate({
       headers: { authorization: `Bearer ${granted.body.access_token}` },

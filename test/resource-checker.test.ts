@@ -1,4 +1,4 @@
-// `latchkey/resource` from the outside: a plain node:http API on its own port checks tokens of a
+// `@latchkey/resource` from the outside: a plain node:http API on its own port checks tokens of a
 // real Latchkey with createResourceProvider (JWTs against the published keys, opaque tokens by
 // introspection), across revocation, key rotation and DPoP.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
@@ -10,7 +10,7 @@ import {
   createResourceProvider,
   type ResourceProvider,
   type ResourceProviderOptions,
-} from '../src/resource/index.js';
+} from '@latchkey/resource';
 import { discover, seed, type Fixtures } from './support/flows.js';
 import { startLatchkey, type TestServer } from './support/latchkey.js';
 import {
@@ -308,7 +308,7 @@ describe('robustness', () => {
     ).toThrow(TypeError);
   });
 
-  test('the public entry depends on jose and lru-cache only', () => {
+  test('the package depends on jose and lru-cache only, and its sources on nothing outside it', () => {
     const seen = new Set<string>();
     const external = new Set<string>();
     const visit = (file: string) => {
@@ -320,9 +320,16 @@ describe('robustness', () => {
         else if (!specifier!.startsWith('node:')) external.add(specifier!);
       }
     };
-    visit(join(process.cwd(), 'src/resource/index.ts'));
+    const root = join(process.cwd(), 'packages/resource');
+    visit(join(root, 'src/index.ts'));
     expect([...external].sort()).toEqual(['jose', 'lru-cache']);
-    expect([...seen].some((file) => file.endsWith('in-process.ts'))).toBe(false);
+    expect([...seen].every((file) => file.startsWith(join(root, 'src/')))).toBe(true);
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      peerDependencies?: Record<string, string>;
+    };
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['jose', 'lru-cache']);
+    expect(manifest.peerDependencies).toBeUndefined();
   });
 });
 

@@ -1,8 +1,9 @@
 // Latchkey's own opaque tokens, looked up in-process through the current oidc-provider instead of
 // over HTTP. The checks mirror what oidc-provider's own introspection and userinfo endpoints do
-// before they call a token active. Not part of `latchkey/resource`: it needs oidc-provider.
+// before they call a token active. Server code, not part of `@latchkey/resource`: it needs
+// oidc-provider.
+import type { IntrospectionResponse, OpaqueTokenChecker } from '@latchkey/resource';
 import type Provider from 'oidc-provider';
-import type { IntrospectionResponse, OpaqueTokenChecker } from './types.js';
 
 const INACTIVE: IntrospectionResponse = Object.freeze({ active: false });
 

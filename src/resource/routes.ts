@@ -1,21 +1,25 @@
 // Latchkey's own resource API (DESIGN.md "Resource API"): GET /v1/users/me, protected by the
 // ResourceProvider. Each route is a pipeline of small named steps.
 import Router from '@koa/router';
+import {
+  createResourceProvider,
+  insufficientScope,
+  invalidToken,
+  requireToken,
+  type ResourceAuthorization,
+  type ResourceProvider,
+} from '@latchkey/resource';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { claimsForScope, SCOPE_CLAIMS, type AccountService } from '../authorization/accounts.js';
 import { jsonErrors } from '../web/errors.js';
-import { insufficientScope, invalidToken } from './errors.js';
 import { inProcessJwksFetch, inProcessTokenChecker, type PublishedKeys } from './in-process.js';
-import { requireToken } from './koa.js';
-import { createResourceProvider, type ResourceProvider } from './resource-provider.js';
-import type { ResourceAuthorization } from './types.js';
 import { V1_API_IDENTIFIER, V1_API_SCOPES } from './v1-api.js';
 
 export interface ResourceRouteDependencies {
   /** The provider now serving requests (it is replaced when the signing keys change). */
   provider: () => Provider;
-  accounts: Pick<AccountService, 'get'>;
+  accounts: Pick<AccountService, 'getActive'>;
   issuer: string;
   /**
    * The key service: when given, JWT access tokens are checked against its keys in-process;
@@ -78,7 +82,7 @@ async function requireProfileScope(ctx: Context, next: Next) {
 function respondWithClaims(accounts: ResourceRouteDependencies['accounts']) {
   return async function respondWithClaims(ctx: Context) {
     const { accountId, scopes } = auth(ctx);
-    const account = await accounts.get(accountId!);
+    const account = await accounts.getActive(accountId!);
     if (!account) throw invalidToken('The account of the access token no longer exists.');
     // OIDC Core §5.4: each scope releases its claims, and nothing else is released.
     ctx.body = claimsForScope(account, scopes.join(' '));

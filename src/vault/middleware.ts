@@ -1,8 +1,8 @@
 // The vault's HTTP face: every route under /vault/, behind tokens for the built-in vault API.
+import { createResourceProvider } from '@latchkey/resource';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { inProcessJwksFetch, inProcessTokenChecker, type PublishedKeys } from '../resource/in-process.js';
-import { createResourceProvider } from '../resource/resource-provider.js';
 import { vaultProxy, vaultRoutes } from './routes.js';
 import { VAULT_API_IDENTIFIER, type Vault } from './vault.js';
 

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Context } from 'koa';
-import type { ResourceAuthorization } from '../resource/types.js';
+import type { ResourceAuthorization } from '@latchkey/resource';
 import { checkProxiedPath, upstreamUrl } from './proxy-path.js';
 import { checkProxiedMethod, type ProxyResponse } from './proxy.js';
 import { VaultError } from './types.js';

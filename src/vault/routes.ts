@@ -1,15 +1,13 @@
 // The vault API (everything under /vault). Routes only wire steps together: parse at the edge
 // (zod, strict), call a service with plain arguments, shape the response.
 import Router from '@koa/router';
+import { requireToken, type ResourceAuthorization, type ResourceProvider } from '@latchkey/resource';
 import compose from 'koa-compose';
 import type { Context, Middleware, Next } from 'koa';
 import { z } from 'zod';
 import { publicError } from '../web/errors.js';
 import { jsonBody } from '../web/request-body.js';
 import { renderView } from '../web/views.js';
-import { requireToken } from '../resource/koa.js';
-import type { ResourceProvider } from '../resource/resource-provider.js';
-import type { ResourceAuthorization } from '../resource/types.js';
 import { listProviders } from './catalog.js';
 import { connectionView } from './connections.js';
 import { integrationView } from './integrations.js';

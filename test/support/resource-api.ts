@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, importJWK, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import Koa from 'koa';
 import type Router from '@koa/router';
-import type { ResourceProvider } from '../../src/resource/index.js';
+import type { ResourceProvider } from '@latchkey/resource';
 import type { TestServer } from './latchkey.js';
 
 export interface TestApi {

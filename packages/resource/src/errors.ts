@@ -25,8 +25,8 @@ export interface ResourceErrorOptions {
 
 /**
  * A failed resource request. `status`, `expose`, `error` and `error_description` are the fields
- * Koa's ctx.onerror (and src/http/errors.ts) read; the description is public, so it never holds
- * token material.
+ * Koa's ctx.onerror (and error handlers built on it) read; the description is public, so it never
+ * holds token material.
  */
 export class ResourceError extends Error {
   readonly expose = true;

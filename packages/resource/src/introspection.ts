@@ -1,7 +1,7 @@
 // RFC 7662 token introspection, for an API that runs apart from the issuer: asks the issuer's
 // introspection endpoint with the API's own client credentials, and remembers each answer
 // (active or not) for a short while, so that a busy API does not ask for every request.
-import { hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { fetchJson, type HttpOptions, type IssuerDiscovery } from './discovery.js';
 import { upstreamUnavailable } from './errors.js';
@@ -66,7 +66,7 @@ export class IntrospectionChecker implements OpaqueTokenChecker {
 
   async introspect(token: string): Promise<IntrospectionResponse> {
     if (this.#cacheTtlMs <= 0) return this.#ask(token);
-    const key = hash('sha256', token, 'base64url');
+    const key = createHash('sha256').update(token).digest('base64url');
     return (await this.#cache.fetch(key, { context: token }))!;
   }
 

@@ -10,7 +10,7 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import { hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { IssuerDiscovery, FetchFunction } from './discovery.js';
 import { invalidToken, upstreamUnavailable, ResourceError } from './errors.js';
@@ -162,7 +162,7 @@ export class JwtAccessTokenVerifier {
   }
 
   async verify(token: string): Promise<VerifiedToken> {
-    const cacheKey = hash('sha256', token, 'base64url');
+    const cacheKey = createHash('sha256').update(token).digest('base64url');
     const remembered = this.#verified.get(cacheKey);
     if (remembered) return remembered;
     const verified = await this.#verifyNow(token);
