@@ -170,7 +170,8 @@ async function proxyRoute(req: IncomingMessage, res: ServerResponse): Promise<vo
 beforeAll(async () => {
   evil = await listen((_req, res) => res.end('stolen'));
   upstream = await listen(provider(() => evil));
-  proxy = createProxy();
+  // The echo server listens on loopback: the outbound rules are lifted (OUTBOUND_ALLOW_PRIVATE).
+  proxy = createProxy({ allowPrivate: true });
   app = await listen((req, res) => void proxyRoute(req, res));
 });
 
@@ -360,7 +361,7 @@ describe('the answer', () => {
   });
 
   test('cuts off a response body past the limit', async () => {
-    const small = createProxy({ maxResponseBytes: 256 * 1024 });
+    const small = createProxy({ maxResponseBytes: 256 * 1024, allowPrivate: true });
     try {
       const streamed = await small.forward({
         method: 'GET',
@@ -514,7 +515,7 @@ describe('paths that leave the API base', () => {
 
 describe('provider failures', () => {
   test('a provider that does not answer in time is provider_timeout', async () => {
-    const quick = createProxy({ timeoutMs: 300 });
+    const quick = createProxy({ timeoutMs: 300, allowPrivate: true });
     try {
       const call = quick.forward({
         method: 'GET',

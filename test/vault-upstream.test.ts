@@ -13,13 +13,18 @@ import {
   type TokenResponse,
 } from '../src/vault/types.js';
 import { createUpstreamClient } from '../src/vault/upstream.js';
+import { createOutboundClient } from '../src/web/outbound.js';
 import { startFakeProvider, type FakeProvider } from './support/fake-provider.js';
 import { startLatchkey, type TestServer } from './support/latchkey.js';
 
 const REDIRECT_URI = 'https://vault.example/vault/connect/callback';
 
 let fake: FakeProvider;
-const client = createUpstreamClient({ timeoutMs: 2000 });
+// The fake provider listens on loopback: the outbound rules are lifted here, as OUTBOUND_ALLOW_PRIVATE
+// does (test/outbound-guard.test.ts checks them).
+const loopback = createOutboundClient({ allowPrivate: true });
+const client = createUpstreamClient({ timeoutMs: 2000, outbound: loopback });
+afterAll(() => loopback.close());
 
 beforeEach(async () => {
   fake = await startFakeProvider();
@@ -235,7 +240,7 @@ describe('failures', () => {
   });
 
   it('a provider that never answers: provider_timeout (504) within the time limit', async () => {
-    const impatient = createUpstreamClient({ timeoutMs: 300 });
+    const impatient = createUpstreamClient({ timeoutMs: 300, outbound: loopback });
     fake.setMode('hang');
     const started = Date.now();
     const error = await failure(impatient.refresh(provider, credentials(), refreshToken));
@@ -274,6 +279,7 @@ describe('failures', () => {
     }
     // A provider that echoes the token back in its description.
     const echoing = createUpstreamClient({
+      outbound: loopback,
       fetch: answering(() =>
         Response.json(
           { error: 'invalid_request', error_description: `refresh_token ${refreshToken} is malformed` },
@@ -288,6 +294,7 @@ describe('failures', () => {
 
   it('an answer that is not JSON: provider_unavailable', async () => {
     const html = createUpstreamClient({
+      outbound: loopback,
       fetch: answering(
         () =>
           new Response('<html>maintenance</html>', { status: 200, headers: { 'content-type': 'text/html' } }),
@@ -301,6 +308,7 @@ describe('failures', () => {
   it('Retry-After as an HTTP date', async () => {
     const inAMinute = new Date(Date.now() + 60_000).toUTCString();
     const limited = createUpstreamClient({
+      outbound: loopback,
       fetch: answering(() => new Response('busy', { status: 429, headers: { 'retry-after': inAMinute } })),
     });
     const error = await failure(limited.refresh(provider, credentials(), refreshToken));
@@ -311,6 +319,7 @@ describe('failures', () => {
 
   it('an error answered with HTTP 200 (GitHub style) is still the error', async () => {
     const github = createUpstreamClient({
+      outbound: loopback,
       fetch: answering(() =>
         Response.json({
           error: 'bad_refresh_token',
@@ -329,6 +338,7 @@ describe('failures', () => {
 describe('provider quirks', () => {
   it("reads Slack's user token from authed_user", async () => {
     const slack = createUpstreamClient({
+      outbound: loopback,
       fetch: answering(() =>
         Response.json({
           ok: true,
@@ -363,6 +373,7 @@ describe('provider quirks', () => {
 
   it("maps Slack's HTTP 200 {ok:false} answers", async () => {
     const slack = createUpstreamClient({
+      outbound: loopback,
       fetch: answering(() => Response.json({ ok: false, error: 'invalid_refresh_token' })),
     });
     const provider = await slack.resolve(getProvider('slack')!, {});
@@ -382,6 +393,7 @@ describe('provider quirks', () => {
       .map((part) => Buffer.from(part).toString('base64url'))
       .join('.');
     const microsoft = createUpstreamClient({
+      outbound: loopback,
       fetch: answering(() =>
         Response.json({ access_token: 'at', token_type: 'Bearer', expires_in: 3599, id_token: idToken }),
       ),
@@ -468,6 +480,7 @@ describe('oidc discovery against a real Latchkey', () => {
   it("resolves the issuer's endpoints, and asks only once", async () => {
     const calls: string[] = [];
     const discovering = createUpstreamClient({
+      outbound: loopback,
       fetch: async (input, init) => (calls.push(String(input)), fetch(input, init)),
     });
     const oidc = getProvider('oidc')!;

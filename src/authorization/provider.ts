@@ -13,6 +13,7 @@ import type { ClientService } from './clients.js';
 import { createResourcePolicy } from './resource-policy.js';
 import { OIDC_SCOPES } from './scopes.js';
 import type { CookieKeys } from '../web/cookie-keys.js';
+import { createOutboundClient, type OutboundClient } from '../web/outbound.js';
 
 export interface ProviderDependencies {
   config: Config;
@@ -24,6 +25,16 @@ export interface ProviderDependencies {
   grants: ClientGrantService;
   jwks: { keys: unknown[] };
   cookieKeys: CookieKeys;
+  /** The process's outbound client; default one from the configuration (the CLI). */
+  outbound?: OutboundClient;
+}
+
+/** oidc-provider's `fetch` option on the outbound client, without the library's own dispatcher. */
+function outboundFetch(outbound: OutboundClient) {
+  return (url: string | URL | Request, options?: RequestInit) => {
+    const { dispatcher: _dispatcher, ...rest } = (options ?? {}) as RequestInit & { dispatcher?: unknown };
+    return outbound.fetch(url, rest);
+  };
 }
 
 /** Plain-words explanation of each scope, for the consent page. */
@@ -227,18 +238,12 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
         getResourceServerInfo: resourcePolicy.getResourceServerInfo as never,
       },
     },
-    // oidc-provider passes a dispatcher that refuses special-use addresses (SSRF protection);
-    // development set-ups with clients on localhost may opt out (OUTBOUND_ALLOW_PRIVATE).
-    ...(config.outboundAllowPrivate
-      ? {
-          fetch: (url: string | URL | Request, options?: RequestInit) => {
-            const { dispatcher: _dispatcher, ...rest } = (options ?? {}) as RequestInit & {
-              dispatcher?: unknown;
-            };
-            return fetch(url, rest);
-          },
-        }
-      : {}),
+    // oidc-provider's own requests (back-channel logout, client JWKS, sector identifiers, client
+    // metadata documents) go through Latchkey's one outbound client, whose dispatcher refuses
+    // special-use addresses unless OUTBOUND_ALLOW_PRIVATE; the library's dispatcher is set aside.
+    fetch: outboundFetch(
+      deps.outbound ?? createOutboundClient({ allowPrivate: config.outboundAllowPrivate }),
+    ),
     async renderError(ctx, out, error) {
       ctx.type = 'html';
       ctx.body = renderView('error', {

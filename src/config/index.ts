@@ -74,9 +74,11 @@ const environmentSchema = z.object({
   /** Require PKCE for confidential clients too (always required for public ones). Default false. */
   PKCE_REQUIRED_FOR_ALL: booleanString.default(false),
   /**
-   * Let the server's own outgoing calls (back-channel logout) reach loopback and other special-use
-   * addresses. oidc-provider refuses them by default to prevent SSRF; enable only in development,
-   * where client apps run on localhost. Default false.
+   * Let the server's own outgoing requests (vault issuers, token calls and proxy, back-channel
+   * logout, client JWKS...) reach loopback, private, link-local and other special-use addresses,
+   * and plain http. The outbound client (src/web/outbound.ts) refuses them by default to prevent
+   * SSRF; enable only in development and tests, where providers and apps run on localhost. Default
+   * false; never in production (a start-up warning says so).
    */
   OUTBOUND_ALLOW_PRIVATE: booleanString.default(false),
   /**
@@ -150,8 +152,13 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
 }
 
 /** Warnings about insecure settings, printed once at start-up. */
-export function configWarnings(config: Config): string[] {
+export function configWarnings(config: Config, environment: NodeJS.ProcessEnv = process.env): string[] {
   const warnings: string[] = [];
+  if (config.outboundAllowPrivate && environment.NODE_ENV === 'production') {
+    warnings.push(
+      'OUTBOUND_ALLOW_PRIVATE is on in production: outbound requests may reach loopback, private and cloud metadata addresses',
+    );
+  }
   if (
     !config.issuer.startsWith('https:') &&
     !/^http:\/\/(localhost|127\.0\.0\.1)(:|\/|$)/.test(config.issuer)

@@ -30,6 +30,7 @@ import { subscribeProviderEvents } from './events.js';
 import { CookieKeys } from '../web/cookie-keys.js';
 import { createMetrics } from './metrics.js';
 import { securityHeaders } from './security-headers.js';
+import { createOutboundClient } from '../web/outbound.js';
 import { publicDir } from '../web/views.js';
 
 export interface Services {
@@ -202,6 +203,13 @@ export async function createLatchkey(
   await ensureVaultApi(services.apis, config.issuer);
   await ensureAdminApi(services.apis, config.issuer);
   const cookies = await cookieKeys(store, keyring);
+  // The one outbound client: oidc-provider and the vault make every request of their own through
+  // it. A refusal is logged with its host and address only (paths and queries may carry secrets).
+  const outbound = createOutboundClient({
+    allowPrivate: config.outboundAllowPrivate,
+    onRefused: (refusal) =>
+      logger.warn({ event: 'outbound.refused', ...refusal }, 'outbound request refused'),
+  });
 
   const buildProvider = async () => {
     const provider = createAuthorizationProvider({
@@ -211,6 +219,7 @@ export async function createLatchkey(
       ...services,
       jwks: await services.keys.privateJwks(),
       cookieKeys: new CookieKeys(cookies),
+      outbound,
     });
     subscribeProviderEvents(provider, logger);
     return { provider, middleware: mount(provider as unknown as Koa) };
@@ -245,7 +254,7 @@ export async function createLatchkey(
   app.use(requestContext(logger));
   app.use(metrics.middleware);
   app.use(securityHeaders);
-  const vault = createVault({ store, keyring, issuer: config.issuer, logger }, options.vault);
+  const vault = createVault({ store, keyring, issuer: config.issuer, logger, outbound }, options.vault);
   metrics.observeVault(vault.events);
   app.use(
     byPath([
@@ -315,6 +324,7 @@ export async function createLatchkey(
     async close() {
       if (timer) clearInterval(timer);
       await vault.close();
+      await outbound.close();
       await store.close();
     },
   };

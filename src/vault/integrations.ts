@@ -1,7 +1,9 @@
 // Integrations: an app's configuration of one upstream provider. The provider secret is sealed at
-// rest and never returned; every lookup is scoped by the app that owns it.
+// rest and never returned; every lookup is scoped by the app that owns it. A URL the app names (an
+// oidc issuer) is checked against the outbound rules before it is stored.
 import type { Keyring } from '../store/encryption.js';
 import { StoreConflictError, type Store, type VaultIntegrationRecord } from '../store/types.js';
+import { createOutboundClient, outboundRefusalOf, type OutboundClient } from '../web/outbound.js';
 import { getProvider } from './catalog.js';
 import { VaultError, type ProviderDefinition, type UpstreamCredentials } from './types.js';
 
@@ -44,13 +46,52 @@ export function integrationView(record: VaultIntegrationRecord): IntegrationView
 
 const secretContext = (appId: string, key: string) => `vault-integration:${appId}:${key}`;
 
+/** What the service needs of the outbound client: its check of a URL before it is stored. */
+export type IssuerCheck = Pick<OutboundClient, 'check'>;
+
 export class IntegrationService {
   readonly #store: Store;
   readonly #keyring: Keyring;
+  #outbound: IssuerCheck | undefined;
 
-  constructor(store: Store, keyring: Keyring) {
+  /** `outbound`: the process's outbound client; default one that refuses private addresses. */
+  constructor(store: Store, keyring: Keyring, outbound?: IssuerCheck) {
     this.#store = store;
     this.#keyring = keyring;
+    this.#outbound = outbound;
+  }
+
+  /**
+   * Refuses, with a 400 naming the reason, an issuer that the vault could not or must not reach:
+   * not https (unless OUTBOUND_ALLOW_PRIVATE), or a host that is or resolves to a loopback, private,
+   * link-local or other special-use address. The outbound guard checks again at every connection
+   * (DNS may change); this check is so that the app hears of it now, not at the first connect.
+   */
+  async #checkIssuer(issuer: string): Promise<void> {
+    const url = URL.parse(issuer);
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+      throw new VaultError('invalid_request', 400, 'the issuer must be an https URL');
+    }
+    this.#outbound ??= createOutboundClient();
+    try {
+      await this.#outbound.check(url);
+    } catch (error) {
+      const refusal = outboundRefusalOf(error);
+      if (refusal?.rule === 'https') {
+        throw new VaultError('invalid_request', 400, 'the issuer must be an https URL');
+      }
+      if (refusal) throw new VaultError('invalid_request', 400, `issuer ${refusal.reason}`);
+      const code = (error as { code?: unknown }).code;
+      if (code === 'ENOTFOUND' || code === 'ENODATA') {
+        throw new VaultError('invalid_request', 400, `issuer host ${url.hostname} does not resolve`);
+      }
+      // A DNS server that did not answer (EAI_AGAIN...): worth another try, not the app's mistake.
+      throw new VaultError(
+        'provider_unavailable',
+        503,
+        `the issuer's host could not be resolved${typeof code === 'string' ? ` (${code})` : ''}`,
+      );
+    }
   }
 
   #definition(input: { provider: string; issuer?: string | undefined }): ProviderDefinition {
@@ -67,6 +108,7 @@ export class IntegrationService {
     if (definition.tokenEndpointAuthMethod !== 'none' && !input.clientSecret) {
       throw new VaultError('invalid_request', 400, `provider ${input.provider} needs a client secret`);
     }
+    if (input.issuer !== undefined) await this.#checkIssuer(input.issuer);
     const now = Date.now();
     const record: VaultIntegrationRecord = {
       appId,
@@ -119,6 +161,7 @@ export class IntegrationService {
       updatedAt: Date.now(),
     };
     this.#definition(next);
+    if (changes.issuer !== undefined) await this.#checkIssuer(changes.issuer);
     await this.#store.vaultIntegrations.update(next);
     return next;
   }

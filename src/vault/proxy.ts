@@ -4,7 +4,8 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { finished, Transform, type Readable, type TransformCallback } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { createOutboundClient, outboundRefusalOf, type OutboundClient } from '../web/outbound.js';
 import { VaultError } from './types.js';
 
 export interface ProxyOptions {
@@ -18,11 +19,14 @@ export interface ProxyOptions {
   /** Largest response body streamed back, in bytes (default 50 MiB). */
   maxResponseBytes?: number;
   /**
-   * Where requests go; by default one keep-alive undici Agent owned (and closed) by the proxy.
-   * A dispatcher passed here stays the caller's to close, must not follow redirects, and limits
-   * response bodies itself (undici's `maxResponseSize`): the proxy checks only a declared length.
+   * The outbound client whose guarded dispatcher carries every call (src/web/outbound.ts); it stays
+   * the caller's to close, and limits streamed bodies itself (its `maxStreamBytes`): the proxy then
+   * checks only a declared length against maxResponseBytes. Default: one of the proxy's own, with
+   * the proxy's limits, owned (and closed) by the proxy.
    */
-  dispatcher?: Dispatcher;
+  outbound?: OutboundClient;
+  /** For the proxy's own outbound client: reach private addresses (OUTBOUND_ALLOW_PRIVATE). */
+  allowPrivate?: boolean;
 }
 
 export interface ProxyRequest {
@@ -60,7 +64,7 @@ export interface ProxyResponse {
 
 export interface VaultProxy {
   forward(request: ProxyRequest): Promise<ProxyResponse>;
-  /** Closes the proxy's own connections (not those of a dispatcher passed in). */
+  /** Closes the proxy's own connections (not those of an outbound client passed in). */
   close(): Promise<void>;
 }
 
@@ -200,6 +204,18 @@ const TIMEOUT_CODES = new Set([
 /** undici's and the network's failures as the vault's error codes. */
 export function asVaultError(error: Error): Error {
   if (error instanceof VaultError) return error;
+  const refusal = outboundRefusalOf(error);
+  if (refusal) {
+    // The outbound guard refused the provider's address; its listener has logged it.
+    return withCause(
+      new VaultError(
+        'provider_error',
+        502,
+        `The provider's address is refused: ${refusal.host} ${refusal.reason}.`,
+      ),
+      error,
+    );
+  }
   const code = (error as { code?: unknown }).code;
   if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
     return withCause(
@@ -295,20 +311,21 @@ export function createProxy(options: ProxyOptions = {}): VaultProxy {
     options.maxResponseBytes,
     DEFAULTS.maxResponseBytes,
   );
-  // One Agent for every provider: a keep-alive pool per origin, so a call reuses a warm connection
-  // (and TLS session) instead of paying a handshake. A bare Agent follows no redirects, so a
-  // Location elsewhere goes back to the app as is and the token never follows it.
-  const ownDispatcher =
-    options.dispatcher === undefined
-      ? new Agent({
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
+  // One dispatcher for every provider: a keep-alive pool per origin, so a call reuses a warm
+  // connection (and TLS session) instead of paying a handshake. It follows no redirects, so a
+  // Location elsewhere goes back to the app as is and the token never follows it; and it dials no
+  // private address unless the outbound rules are lifted.
+  const ownOutbound =
+    options.outbound === undefined
+      ? createOutboundClient({
+          allowPrivate: options.allowPrivate ?? false,
+          streamTimeoutMs: timeoutMs,
           // Counted by undici as the body arrives: past it, the call fails and its connection closes.
-          maxResponseSize: maxResponseBytes,
-          connect: { timeout: Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS) },
+          maxStreamBytes: maxResponseBytes,
+          connectTimeoutMs: Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS),
         })
       : undefined;
-  const dispatcher: Dispatcher = ownDispatcher ?? (options.dispatcher as Dispatcher);
+  const dispatcher: Dispatcher = (ownOutbound ?? (options.outbound as OutboundClient)).dispatcher;
 
   async function forward(request: ProxyRequest): Promise<ProxyResponse> {
     const { method, url, headers } = request;
@@ -359,6 +376,6 @@ export function createProxy(options: ProxyOptions = {}): VaultProxy {
 
   return {
     forward,
-    close: () => (ownDispatcher === undefined ? Promise.resolve() : ownDispatcher.close()),
+    close: () => (ownOutbound === undefined ? Promise.resolve() : ownOutbound.close()),
   };
 }

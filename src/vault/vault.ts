@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { Keyring } from '../store/encryption.js';
 import type { Store } from '../store/types.js';
+import type { OutboundClient } from '../web/outbound.js';
 import { ConnectFlow } from './connect-flow.js';
 import { ConnectionService } from './connections.js';
 import { logVaultEvents, VaultEvents } from './events.js';
@@ -37,17 +38,23 @@ export interface Vault {
   close(): Promise<void>;
 }
 
+/**
+ * `outbound` is the process's one outbound client (src/web/outbound.ts): every upstream call and
+ * proxied request goes through it, and integrations' issuers are checked against its rules. It
+ * stays the caller's to close.
+ */
 export function createVault(
-  deps: { store: Store; keyring: Keyring; issuer: string; logger: Logger },
+  deps: { store: Store; keyring: Keyring; issuer: string; logger: Logger; outbound: OutboundClient },
   options: VaultOptions = {},
 ): Vault {
   const events = new VaultEvents();
   logVaultEvents(events, deps.logger);
-  const upstream = createUpstreamClient({ timeoutMs: options.upstreamTimeoutMs ?? 10_000 });
-  const integrations = new IntegrationService(deps.store, deps.keyring);
+  const { outbound } = deps;
+  const upstream = createUpstreamClient({ timeoutMs: options.upstreamTimeoutMs ?? 10_000, outbound });
+  const integrations = new IntegrationService(deps.store, deps.keyring, outbound);
   const shared = { store: deps.store, keyring: deps.keyring, integrations, upstream, events };
   const connections = new ConnectionService(shared);
-  const proxy = createProxy({ timeoutMs: options.proxyTimeoutMs ?? 30_000 });
+  const proxy = createProxy({ timeoutMs: options.proxyTimeoutMs ?? 30_000, outbound });
   return {
     integrations,
     connections,

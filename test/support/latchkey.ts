@@ -39,6 +39,9 @@ export async function startLatchkey(start: StartOptions = {}): Promise<TestServe
     ISSUER: url,
     DATABASE_URL: `sqlite:${join(dir, 'latchkey.db')}`,
     LOG_LEVEL: 'silent',
+    // The fake providers and apps of the suites listen on loopback, which the outbound rules refuse;
+    // test/outbound-guard.test.ts sets it back to 'false'.
+    OUTBOUND_ALLOW_PRIVATE: 'true',
     ...start.env,
   });
   const keyring = loadKeyring(config);

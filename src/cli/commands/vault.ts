@@ -2,6 +2,7 @@
 // (the same service the vault API uses; the secret is sealed and never printed back).
 import type { Command } from 'commander';
 import { IntegrationService, integrationView } from '../../vault/integrations.js';
+import { createOutboundClient } from '../../web/outbound.js';
 import {
   collect,
   formatPairs,
@@ -64,7 +65,9 @@ export function registerVault(program: Command, io: CliIo): void {
         const secret = options.clientSecretStdin
           ? (await readAll(io.stdin)).replace(/\r?\n$/, '')
           : options.clientSecret;
-        const record = await new IntegrationService(store, keyring).create(options.app, {
+        // The issuer is checked against the outbound rules, as the vault API checks it.
+        const outbound = createOutboundClient({ allowPrivate: config.outboundAllowPrivate });
+        const record = await new IntegrationService(store, keyring, outbound).create(options.app, {
           key: options.key,
           provider: options.provider,
           clientId: options.clientId,
