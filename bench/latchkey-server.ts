@@ -43,6 +43,8 @@ export async function startLatchkeyBench(
     ISSUER: url,
     DATABASE_URL: `sqlite:${databasePath}`,
     LOG_LEVEL: 'silent',
+    // The bench's upstream provider and API listen on loopback.
+    OUTBOUND_ALLOW_PRIVATE: 'true',
   });
   const keyring = loadKeyring(config);
   const store = await openStore(config, { backgroundCheckpoints: true });
