@@ -211,14 +211,14 @@ describe('the outbound client', () => {
       host: 'internal.example',
       address: '127.0.0.1',
       range: 'loopback',
-      reason: 'resolves to a loopback address (127.0.0.1)',
+      reason: 'resolves to a loopback address',
     });
     expect(await refusalOf(strict.fetch('http://metadata.example/latest/'))).toMatchObject({
-      reason: 'resolves to a link-local address (169.254.169.254)',
+      reason: 'resolves to a link-local address',
     });
     // One private address among public ones is enough: that is what DNS rebinding looks like.
     expect(await refusalOf(strict.fetch('http://mixed.example/'))).toMatchObject({
-      reason: 'resolves to a private address (10.0.0.7)',
+      reason: 'resolves to a private address',
     });
   });
 
@@ -226,7 +226,7 @@ describe('the outbound client', () => {
     const system = createOutboundClient();
     try {
       const refusal = await refusalOf(system.fetch(`http://localhost:${target.port}/`));
-      expect(refusal.reason).toMatch(/^resolves to a loopback address \((127\.0\.0\.1|::1)\)$/);
+      expect(refusal.reason).toMatch(/^resolves to a loopback address$/);
     } finally {
       await system.close();
     }
@@ -241,7 +241,7 @@ describe('the outbound client', () => {
       );
     expect(error).toBeInstanceOf(OutboundRefusedError);
     expect((error as OutboundRefusedError).message).toBe(
-      'internal.example resolves to a loopback address (127.0.0.1)',
+      'internal.example resolves to a loopback address',
     );
   });
 
@@ -267,7 +267,7 @@ describe('the outbound client', () => {
       const url = `http://issuer.example:${issuer.port}/.well-known/openid-configuration`;
       expect(await refusalOf(client.fetch(url))).toMatchObject({
         host: 'internal.example',
-        reason: 'resolves to a loopback address (127.0.0.1)',
+        reason: 'resolves to a loopback address',
       });
       expect(await refusalOf(client.fetch(`http://127.0.0.1:${metadata.port}/`))).toMatchObject({
         host: '169.254.169.254',
@@ -290,7 +290,7 @@ describe('the outbound client', () => {
     });
     expect(await refusalOf(strict.check('http://93.184.215.14/'))).toMatchObject({ rule: 'https' });
     expect(await refusalOf(strict.check('https://internal.example/'))).toMatchObject({
-      reason: 'resolves to a loopback address (127.0.0.1)',
+      reason: 'resolves to a loopback address',
     });
     await expect(strict.check('https://93.184.215.14/')).resolves.toBeUndefined();
     await expect(strict.check('https://nowhere.example/')).rejects.toMatchObject({ code: 'ENOTFOUND' });
@@ -376,7 +376,7 @@ describe('the vault API, outbound rules on (OUTBOUND_ALLOW_PRIVATE=false)', () =
       ['http://169.254.169.254/', 'issuer is a link-local address (169.254.169.254)'],
       ['https://10.0.0.1/', 'issuer is a private address (10.0.0.1)'],
       ['https://[fd00:ec2::254]/', 'issuer is a private (unique local) address (fd00:ec2::254)'],
-      [`https://localhost:${target.port}/`, /^issuer resolves to a loopback address \((127\.0\.0\.1|::1)\)$/],
+      [`https://localhost:${target.port}/`, /^issuer resolves to a loopback address$/],
       ['http://idp.example/', 'the issuer must be an https URL'],
     ];
     for (const [index, [issuer, description]] of cases.entries()) {

@@ -70,7 +70,7 @@ const RANGE_WORDS: Record<string, string> = {
 };
 
 /** "a private address (10.0.0.1)": the refused range in words, for error messages and logs. */
-export function describeAddress(verdict: AddressVerdict): string {
+export function describeAddress(verdict: AddressVerdict, withAddress = true): string {
   const words = RANGE_WORDS[verdict.range] ?? `a special-use (${verdict.range})`;
-  return `${words} address (${verdict.address})`;
+  return withAddress ? `${words} address (${verdict.address})` : `${words} address`;
 }

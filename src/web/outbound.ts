@@ -150,7 +150,9 @@ export function createOutboundClient(options: OutboundOptions = {}): OutboundCli
     rule: 'address',
     address: verdict.address,
     range: verdict.range,
-    reason: `${literal ? 'is' : 'resolves to'} ${describeAddress(verdict)}`,
+    // A name's resolved address stays in the operator's log: an app that registers an issuer
+    // must not learn the internal addresses behind host names from the refusal.
+    reason: `${literal ? 'is' : 'resolves to'} ${describeAddress(verdict, literal)}`,
   });
 
   const httpsRefusal = (host: string): OutboundRefusal => ({
