@@ -240,9 +240,7 @@ describe('the outbound client', () => {
         (thrown: unknown) => thrown,
       );
     expect(error).toBeInstanceOf(OutboundRefusedError);
-    expect((error as OutboundRefusedError).message).toBe(
-      'internal.example resolves to a loopback address',
-    );
+    expect((error as OutboundRefusedError).message).toBe('internal.example resolves to a loopback address');
   });
 
   test('a public-looking issuer that redirects to a private address: the redirect is refused', async () => {
