@@ -900,6 +900,64 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
     });
   });
 
+  describe('counters', () => {
+    it('counts hits within a window, then starts a new window at 1', async () => {
+      const key = unique('login');
+      const now = Date.now();
+      expect(await store.counters.hit(key, 60_000, now)).toEqual({ count: 1, resetAt: now + 60_000 });
+      // A later hit with another window length keeps the window it found.
+      expect(await store.counters.hit(key, 5_000, now + 10)).toEqual({ count: 2, resetAt: now + 60_000 });
+      expect(await store.counters.hit(key, 60_000, now + 59_999)).toEqual({
+        count: 3,
+        resetAt: now + 60_000,
+      });
+
+      expect(await store.counters.hit(key, 1_000, now + 60_000)).toEqual({ count: 1, resetAt: now + 61_000 });
+    });
+
+    it('takes a hit back within the window only, never below 0, and resets', async () => {
+      const key = unique('login');
+      const now = Date.now();
+      await store.counters.hit(key, 60_000, now);
+      await store.counters.hit(key, 60_000, now);
+      await store.counters.decrement(key, now);
+      expect((await store.counters.hit(key, 60_000, now)).count).toBe(2);
+
+      await store.counters.decrement(key, now);
+      await store.counters.decrement(key, now);
+      await store.counters.decrement(key, now);
+      expect((await store.counters.hit(key, 60_000, now)).count).toBe(1);
+      // After the window, nothing is taken back: the next hit starts afresh.
+      await store.counters.decrement(key, now + 60_000);
+      expect((await store.counters.hit(key, 60_000, now + 60_000)).count).toBe(1);
+
+      await store.counters.reset(key);
+      await store.counters.reset(unique('never-hit'));
+      expect((await store.counters.hit(key, 60_000, now)).count).toBe(1);
+    });
+
+    it('gives each of many concurrent hits a count of its own', async () => {
+      const key = unique('burst');
+      const states = await Promise.all(Array.from({ length: 50 }, () => store.counters.hit(key, 60_000)));
+      expect(states.map((state) => state.count).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 50 }, (_, index) => index + 1),
+      );
+      expect(new Set(states.map((state) => state.resetAt)).size).toBe(1);
+    });
+
+    it('purgeExpired removes counters whose window has ended', async () => {
+      const fresh = await openFresh();
+      const now = Date.now();
+      await fresh.counters.hit(unique('ended'), 1_000, now - 5_000);
+      await fresh.counters.hit(unique('ended'), 1_000, now - 5_000);
+      const live = unique('live');
+      await fresh.counters.hit(live, 60_000, now);
+
+      expect(await fresh.purgeExpired(now)).toBe(2);
+      expect((await fresh.counters.hit(live, 60_000, now)).count).toBe(2);
+    });
+  });
+
   describe('vault', () => {
     describe('integrations', () => {
       it('creates, gets and lists integrations, each app seeing only its own', async () => {
@@ -1458,6 +1516,17 @@ describe('sqlite store on one file shared by two processes', () => {
     expect(await second.leases.release('key-rotation', 'process-2')).toBe(false);
     expect(await first.leases.release('key-rotation', 'process-1')).toBe(true);
     expect(await second.leases.acquire('key-rotation', 'process-2', 60_000)).toBe(true);
+  });
+
+  it('counts the hits of both handles on one counter, each once', async () => {
+    const path = join(directory, 'counters.db');
+    const handles = [open(path), open(path)];
+    const states = await Promise.all(
+      Array.from({ length: 40 }, (_, index) => handles[index % 2]!.counters.hit('login:burst', 60_000)),
+    );
+    expect(states.map((state) => state.count).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 40 }, (_, index) => index + 1),
+    );
   });
 
   it('lets exactly one of two handles win a replaceIfVersion race on one connection', async () => {

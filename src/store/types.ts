@@ -204,6 +204,31 @@ export interface LeaseStore {
   release(name: string, owner: string): Promise<boolean>;
 }
 
+/** A counter's state after a hit. */
+export interface CounterState {
+  /** Hits in the current window, this one included. */
+  count: number;
+  /** When the current window ends (epoch ms); the next hit after it starts a new one at 1. */
+  resetAt: number;
+}
+
+/**
+ * Counters in fixed windows, shared by every process and instance on the store: login throttling
+ * counts tries with them, and replay checks (DPoP proofs) see whether a value came before. Each
+ * call is one atomic step in the database, so concurrent callers never see the same count.
+ */
+export interface CounterStore {
+  /**
+   * Adds one to the counter `key` and returns its new state. A missing counter, or one whose window
+   * ended at or before `now`, starts again at 1 with a window that ends at `now + windowMs`.
+   */
+  hit(key: string, windowMs: number, now?: number): Promise<CounterState>;
+  /** Takes one back (a try that was refused after all); nothing when the window has ended or it is 0. */
+  decrement(key: string, now?: number): Promise<void>;
+  /** Removes the counter. */
+  reset(key: string): Promise<void>;
+}
+
 /** An app's configuration of one upstream provider (token vault). */
 export interface VaultIntegrationRecord {
   /** client_id of the Latchkey app that owns it: every lookup is scoped by it. */
@@ -320,11 +345,12 @@ export interface Store {
   readonly signingKeys: SigningKeyStore;
   readonly settings: SettingStore;
   readonly leases: LeaseStore;
+  readonly counters: CounterStore;
   readonly vaultIntegrations: VaultIntegrationStore;
   readonly vaultConnections: VaultConnectionStore;
   /** Resolves when the store answers a trivial query (health checks). */
   ping(): Promise<void>;
-  /** Deletes expired OIDC records and leases; returns how many rows went. */
+  /** Deletes expired OIDC records, leases and counters; returns how many rows went. */
   purgeExpired(now?: number): Promise<number>;
   /** Every record, as stored (hashes and sealed values stay as they are). */
   exportAll(): AsyncIterable<ExportEntry>;

@@ -18,6 +18,7 @@ import { connectMongo } from './connection.js';
 import { MongoAccountStore, toAccountDoc } from './accounts.js';
 import { MongoApiStore, MongoSigningKeyStore } from './apis-and-signing-keys.js';
 import { MongoClientGrantStore, MongoClientStore } from './clients-and-grants.js';
+import { MongoCounterStore } from './counters.js';
 import { createIndexes, createModels, type MongoModels, type SettingDoc } from './models.js';
 import { MongoOidcRecordStore } from './oidc-records.js';
 import { MongoLeaseStore, MongoSettingStore } from './settings-and-leases.js';
@@ -45,6 +46,7 @@ class MongoStore implements Store {
   readonly signingKeys: MongoSigningKeyStore;
   readonly settings: MongoSettingStore;
   readonly leases: MongoLeaseStore;
+  readonly counters: MongoCounterStore;
   readonly vaultIntegrations: MongoVaultIntegrationStore;
   readonly vaultConnections: MongoVaultConnectionStore;
   readonly #connection: Connection;
@@ -61,6 +63,7 @@ class MongoStore implements Store {
     this.signingKeys = new MongoSigningKeyStore(this.#models.signingKeys);
     this.settings = new MongoSettingStore(this.#models.settings);
     this.leases = new MongoLeaseStore(this.#models.leases);
+    this.counters = new MongoCounterStore(this.#models.counters);
     this.vaultIntegrations = new MongoVaultIntegrationStore(
       this.#models.vaultIntegrations,
       this.#models.vaultConnections,
@@ -75,7 +78,11 @@ class MongoStore implements Store {
   }
 
   async purgeExpired(now = Date.now()): Promise<number> {
-    return (await this.oidc.purgeExpired(now)) + (await this.leases.purgeExpired(now));
+    return (
+      (await this.oidc.purgeExpired(now)) +
+      (await this.leases.purgeExpired(now)) +
+      (await this.counters.purgeExpired(now))
+    );
   }
 
   async *exportAll(): AsyncIterable<ExportEntry> {

@@ -103,6 +103,13 @@ export interface LeaseDoc {
   expiresAt: Date;
 }
 
+export interface CounterDoc {
+  _id: string;
+  count: number;
+  /** When the window ends; a Date, for the TTL index. */
+  resetAt: Date;
+}
+
 export interface MongoModels {
   oidc: Model<OidcRecordDoc>;
   clients: Model<ClientDoc>;
@@ -112,6 +119,7 @@ export interface MongoModels {
   signingKeys: Model<SigningKeyDoc>;
   settings: Model<SettingDoc>;
   leases: Model<LeaseDoc>;
+  counters: Model<CounterDoc>;
   vaultIntegrations: Model<VaultIntegrationDoc>;
   vaultConnections: Model<VaultConnectionDoc>;
 }
@@ -242,6 +250,17 @@ const leaseSchema = new Schema<LeaseDoc>(
 // Only tidiness: acquire() treats an expired lease as free whether or not TTL has removed it.
 leaseSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0 });
 
+const counterSchema = new Schema<CounterDoc>(
+  {
+    _id: { type: String, required: true },
+    count: { type: Number, required: true },
+    resetAt: { type: Date, required: true },
+  },
+  { ...schemaOptions, collection: 'counters' },
+);
+// Only tidiness: hit() starts a new window on an ended counter whether or not TTL has removed it.
+counterSchema.index({ resetAt: 1 }, { expireAfterSeconds: 0 });
+
 /** Registers the models on this connection (never on the global mongoose). */
 export function createModels(connection: Connection): MongoModels {
   return {
@@ -253,6 +272,7 @@ export function createModels(connection: Connection): MongoModels {
     signingKeys: connection.model<SigningKeyDoc>('SigningKey', signingKeySchema),
     settings: connection.model<SettingDoc>('Setting', settingSchema),
     leases: connection.model<LeaseDoc>('Lease', leaseSchema),
+    counters: connection.model<CounterDoc>('Counter', counterSchema),
     vaultIntegrations: connection.model<VaultIntegrationDoc>('VaultIntegration', vaultIntegrationSchema),
     vaultConnections: connection.model<VaultConnectionDoc>('VaultConnection', vaultConnectionSchema),
   };

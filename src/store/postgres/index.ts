@@ -4,6 +4,7 @@
 import type pg from 'pg';
 import type { ExportEntry, ExportKind, Store } from '../types.js';
 import { apiExport, clientGrantExport, PostgresApiStore, PostgresClientGrantStore } from './apis.js';
+import { PostgresCounterStore } from './counters.js';
 import { createPool, Database, type ExportSource } from './database.js';
 import {
   accountExport,
@@ -88,6 +89,7 @@ export class PostgresStore implements Store {
   readonly signingKeys: PostgresSigningKeyStore;
   readonly settings: PostgresSettingStore;
   readonly leases: PostgresLeaseStore;
+  readonly counters: PostgresCounterStore;
   readonly vaultIntegrations: PostgresVaultIntegrationStore;
   readonly vaultConnections: PostgresVaultConnectionStore;
   /** The schema versions this open applied (empty when the database was up to date). */
@@ -108,6 +110,7 @@ export class PostgresStore implements Store {
     this.signingKeys = new PostgresSigningKeyStore(db);
     this.settings = new PostgresSettingStore(db);
     this.leases = new PostgresLeaseStore(db);
+    this.counters = new PostgresCounterStore(db);
     this.vaultIntegrations = new PostgresVaultIntegrationStore(db);
     this.vaultConnections = new PostgresVaultConnectionStore(db);
     if (purgeInBackground) {
@@ -123,7 +126,11 @@ export class PostgresStore implements Store {
   }
 
   async purgeExpired(now: number = Date.now()): Promise<number> {
-    return (await this.oidc.purgeExpired(now)) + (await this.leases.purgeExpired(now));
+    return (
+      (await this.oidc.purgeExpired(now)) +
+      (await this.leases.purgeExpired(now)) +
+      (await this.counters.purgeExpired(now))
+    );
   }
 
   /**

@@ -151,6 +151,17 @@ const MIGRATIONS: readonly Migration[] = [
     CREATE INDEX vault_connections_end_user ON vault_connections (app_id, end_user_id);
     `,
   },
+  {
+    description: 'counters in fixed windows (login throttling, replay checks)',
+    sql: `
+    CREATE TABLE counters (
+      key      text COLLATE "C" PRIMARY KEY,
+      count    integer NOT NULL,
+      reset_at bigint NOT NULL  -- epoch ms: when the window ends
+    ) WITH (fillfactor = 70);  -- room on the page for each hit's in-place (HOT) update
+    CREATE INDEX counters_reset_at ON counters (reset_at);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -7,6 +7,7 @@ import { BackgroundCheckpointer } from './checkpointer.js';
 import { SqliteAccountStore } from './accounts.js';
 import { SqliteApiStore, SqliteSigningKeyStore } from './apis-and-signing-keys.js';
 import { SqliteClientGrantStore, SqliteClientStore } from './clients-and-grants.js';
+import { SqliteCounterStore } from './counters.js';
 import { SqliteOidcRecordStore } from './oidc-records.js';
 import { openDatabase } from './schema.js';
 import { SqliteLeaseStore, SqliteSettingStore } from './settings-and-leases.js';
@@ -39,6 +40,7 @@ class SqliteStore implements Store {
   readonly signingKeys: SqliteSigningKeyStore;
   readonly settings: SqliteSettingStore;
   readonly leases: SqliteLeaseStore;
+  readonly counters: SqliteCounterStore;
   readonly vaultIntegrations: SqliteVaultIntegrationStore;
   readonly vaultConnections: SqliteVaultConnectionStore;
   readonly #db: DatabaseSync;
@@ -59,6 +61,7 @@ class SqliteStore implements Store {
     this.signingKeys = new SqliteSigningKeyStore(db);
     this.settings = new SqliteSettingStore(db);
     this.leases = new SqliteLeaseStore(db);
+    this.counters = new SqliteCounterStore(db, this.#batch);
     this.vaultConnections = new SqliteVaultConnectionStore(db, this.#batch);
     this.vaultIntegrations = new SqliteVaultIntegrationStore(db, this.#batch, this.vaultConnections);
     this.#ping = db.prepare('SELECT 1');
@@ -73,7 +76,7 @@ class SqliteStore implements Store {
   }
 
   async purgeExpired(now: number = Date.now()): Promise<number> {
-    return this.oidc.purgeExpired(now) + this.leases.purgeExpired(now);
+    return this.oidc.purgeExpired(now) + this.leases.purgeExpired(now) + this.counters.purgeExpired(now);
   }
 
   /**

@@ -150,6 +150,15 @@ const MIGRATIONS: readonly string[] = [
   -- The grants for one API, in client order; by client the primary key serves.
   CREATE INDEX IF NOT EXISTS client_grants_api ON client_grants (api, client_id);
   `,
+  // 5: counters in fixed windows (login throttling, replay checks), shared by every process.
+  `
+  CREATE TABLE IF NOT EXISTS counters (
+    key      TEXT    PRIMARY KEY,
+    count    INTEGER NOT NULL,
+    reset_at INTEGER NOT NULL  -- epoch ms: when the window ends
+  );
+  CREATE INDEX IF NOT EXISTS counters_reset_at ON counters (reset_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
