@@ -15,7 +15,7 @@ beforeAll(async () => {
   // The back-channel receiver below listens on loopback, which oidc-provider refuses by default.
   server = await startLatchkey({
     env: { OUTBOUND_ALLOW_PRIVATE: 'true' },
-    options: { throttle: { perAccount: 3, perAddress: 100 } },
+    options: { throttle: { perSource: 3 } },
   });
   fixtures = await seed(server);
 });

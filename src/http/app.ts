@@ -239,7 +239,7 @@ export async function createLatchkey(
     else logger.error({ err: error }, 'unhandled error');
   });
 
-  const throttle = new LoginThrottle(options.throttle);
+  const throttle = new LoginThrottle(store.counters, options.throttle);
   const provider = () => current.provider;
   const interactions = interactionRoutes({ provider, ...services, throttle });
   const resources = resourceRoutes({
