@@ -82,7 +82,9 @@ export function createAdminApi(deps: AdminDeps, resource: ResourceProvider): Adm
 }
 
 /** The admin API's token checker: JWTs against the issuer's keys, opaque tokens in-process. */
-export function adminResourceProvider(deps: Pick<AdminDeps, 'issuer' | 'provider' | 'services'>) {
+export function adminResourceProvider(
+  deps: Pick<AdminDeps, 'issuer' | 'provider' | 'services' | 'replayStore'>,
+) {
   const jwksUri = `${deps.issuer.replace(/\/$/, '')}/jwks`;
   return createResourceProvider({
     issuer: deps.issuer,
@@ -91,6 +93,7 @@ export function adminResourceProvider(deps: Pick<AdminDeps, 'issuer' | 'provider
     opaqueTokens: inProcessTokenChecker(deps.provider),
     publicOrigin: new URL(deps.issuer).origin,
     fetch: inProcessJwksFetch(deps.services.keys, jwksUri),
+    ...(deps.replayStore ? { dpop: { replayStore: deps.replayStore } } : {}),
   });
 }
 

@@ -1,5 +1,6 @@
 // What the admin area needs from the composition root, declared here so that the area imports
 // services and nothing that assembles it.
+import type { DpopReplayStore } from '@latchkey/resource';
 import type Provider from 'oidc-provider';
 import type { AccountService } from '../authorization/accounts.js';
 import type { ApiService } from '../authorization/apis.js';
@@ -26,6 +27,8 @@ export interface AdminDeps {
   validateClient: ClientValidator;
   /** Makes this process sign with rotated keys at once (others notice on their next reload). */
   reloadKeys?: () => Promise<unknown>;
+  /** Where seen DPoP proofs are remembered (shared by every instance); default this process's memory. */
+  replayStore?: DpopReplayStore;
 }
 
 export type AdminScope = 'admin:read' | 'admin:write';

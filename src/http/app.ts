@@ -19,6 +19,7 @@ import { KeyService } from '../authorization/keys.js';
 import { LoginThrottle, type ThrottleOptions } from '../authorization/login-throttle.js';
 import { createAuthorizationProvider, LONG_COOKIE_OPTIONS, SESSION_TTL } from '../authorization/provider.js';
 import { resourceRoutes } from '../resource/routes.js';
+import { storeReplayStore } from '../resource/in-process.js';
 import { ensureAdminApi } from '../admin/admin-api.js';
 import { adminMiddleware } from '../admin/middleware.js';
 import { ensureV1Api } from '../resource/v1-api.js';
@@ -242,11 +243,14 @@ export async function createLatchkey(
   const throttle = new LoginThrottle(store.counters, options.throttle);
   const provider = () => current.provider;
   const interactions = interactionRoutes({ provider, ...services, throttle });
+  // DPoP proofs seen by the server's own resource checks, in the store: refused at every instance.
+  const replayStore = storeReplayStore(store.counters);
   const resources = resourceRoutes({
     provider,
     accounts: services.accounts,
     issuer: config.issuer,
     keys: services.keys,
+    replayStore,
   });
   const account = accountRoutes({ provider, store, keyring, accounts: services.accounts, throttle });
 
@@ -264,7 +268,10 @@ export async function createLatchkey(
       ['/interaction/', interactions.routes()],
       ['/account', account.routes()],
       ['/v1/', resources.routes()],
-      ['/vault/', vaultMiddleware(vault, { issuer: config.issuer, provider, keys: services.keys })],
+      [
+        '/vault/',
+        vaultMiddleware(vault, { issuer: config.issuer, provider, keys: services.keys, replayStore }),
+      ],
       [
         '/admin/',
         adminMiddleware({
@@ -274,6 +281,7 @@ export async function createLatchkey(
           provider,
           validateClient: (metadata) => provider().Client.validate(metadata as ClientMetadata),
           reloadKeys: () => reloadKeys(),
+          replayStore,
         }),
       ],
       ['/.well-known/oauth-authorization-server', authorizationServerMetadata],

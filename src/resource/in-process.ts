@@ -2,8 +2,9 @@
 // over HTTP. The checks mirror what oidc-provider's own introspection and userinfo endpoints do
 // before they call a token active. Server code, not part of `@latchkey/resource`: it needs
 // oidc-provider.
-import type { IntrospectionResponse, OpaqueTokenChecker } from '@latchkey/resource';
+import type { DpopReplayStore, IntrospectionResponse, OpaqueTokenChecker } from '@latchkey/resource';
 import type Provider from 'oidc-provider';
+import type { CounterStore } from '../store/types.js';
 
 const INACTIVE: IntrospectionResponse = Object.freeze({ active: false });
 
@@ -71,5 +72,20 @@ export function inProcessJwksFetch(keys: PublishedKeys, jwksUri: string): typeof
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     if (url !== jwksUri) return fetch(input, init);
     return Response.json({ keys: (await keys.list()).map((key) => key.publicJwk) });
+  };
+}
+
+/**
+ * The DPoP replay store of the server's own resource checks (/v1, /vault, /admin): the ids of
+ * accepted proofs in the store's counters, so that a proof used at one instance is refused at every
+ * other (RFC 9449 §11.1). The first hit on a key within its window is the only one that finds it absent.
+ */
+export function storeReplayStore(counters: CounterStore): DpopReplayStore {
+  return {
+    async insertIfAbsent(key, expiresAt) {
+      const now = Date.now();
+      const { count } = await counters.hit(`dpop:${key}`, Math.max(1, expiresAt - now), now);
+      return count === 1;
+    },
   };
 }

@@ -6,6 +6,7 @@ import {
   insufficientScope,
   invalidToken,
   requireToken,
+  type DpopReplayStore,
   type ResourceAuthorization,
   type ResourceProvider,
 } from '@latchkey/resource';
@@ -28,6 +29,8 @@ export interface ResourceRouteDependencies {
   keys?: PublishedKeys;
   /** Where clients reach these routes, for DPoP proofs (RFC 9449 §4.3); default the issuer's origin. */
   publicOrigin?: string;
+  /** Where seen DPoP proofs are remembered (shared by every instance); default this process's memory. */
+  replayStore?: DpopReplayStore;
 }
 
 /**
@@ -44,6 +47,7 @@ export function v1ResourceProvider(deps: ResourceRouteDependencies): ResourcePro
     opaqueTokens: inProcessTokenChecker(deps.provider),
     publicOrigin: deps.publicOrigin ?? new URL(deps.issuer).origin,
     ...(deps.keys ? { fetch: inProcessJwksFetch(deps.keys, jwksUri) } : {}),
+    ...(deps.replayStore ? { dpop: { replayStore: deps.replayStore } } : {}),
   });
 }
 

@@ -112,13 +112,73 @@ export class ClientAdapter implements Adapter {
   async revokeByGrantId(): Promise<void> {}
 }
 
+/**
+ * How long a seen DPoP proof or client assertion id is counted: longer than oidc-provider accepts a
+ * DPoP proof (its CHALLENGE_OK_WINDOW, 5 minutes) and than most client assertions live.
+ */
+const REPLAY_WINDOW_MS = 10 * 60 * 1000;
+
+/**
+ * The ReplayDetection model, atomic across instances. oidc-provider's ReplayDetection.unique
+ * (lib/models/replay_detection.js) calls find() and, when that finds nothing, saves the id with
+ * upsert(): two steps, between which another instance, or a concurrent request in this one, can
+ * find nothing too and accept the same DPoP proof. Here find() is the whole check: one atomic
+ * counter step that the first caller wins (it finds nothing, so the proof is accepted) and every
+ * later caller within the window loses (it finds the id, so the proof is a replay).
+ */
+export class ReplayDetectionAdapter implements Adapter {
+  readonly #counters: Store['counters'];
+  /** Ids that must be kept longer than the window (a client assertion with a distant `exp`). */
+  readonly #lasting: RecordAdapter;
+
+  constructor(store: Store, keyring: Keyring) {
+    this.#counters = store.counters;
+    this.#lasting = new RecordAdapter('ReplayDetection', store, keyring);
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    const { count } = await this.#counters.hit(`replay:${sha256Hex(id)}`, REPLAY_WINDOW_MS);
+    if (count > 1) return { kind: 'ReplayDetection', jti: id };
+    // First within the window: seen before only if an earlier use outlived its window.
+    return this.#lasting.find(id);
+  }
+
+  /** Called once find() came back empty: the counter holds the id already, for the window. */
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    if (expiresIn !== undefined && expiresIn * 1000 > REPLAY_WINDOW_MS) {
+      await this.#lasting.upsert(id, payload, expiresIn);
+    }
+  }
+
+  async findByUid(): Promise<undefined> {
+    return undefined;
+  }
+
+  async findByUserCode(): Promise<undefined> {
+    return undefined;
+  }
+
+  async consume(): Promise<void> {}
+
+  async destroy(id: string): Promise<void> {
+    await this.#lasting.destroy(id);
+  }
+
+  async revokeByGrantId(): Promise<void> {}
+}
+
 /** The `adapter` option of oidc-provider: one adapter instance per model name. */
 export function createAdapterFactory(store: Store, keyring: Keyring, clients: ClientLookup) {
   const adapters = new Map<string, Adapter>();
   return (model: string): Adapter => {
     let adapter = adapters.get(model);
     if (!adapter) {
-      adapter = model === 'Client' ? new ClientAdapter(clients) : new RecordAdapter(model, store, keyring);
+      adapter =
+        model === 'Client'
+          ? new ClientAdapter(clients)
+          : model === 'ReplayDetection'
+            ? new ReplayDetectionAdapter(store, keyring)
+            : new RecordAdapter(model, store, keyring);
       adapters.set(model, adapter);
     }
     return adapter;

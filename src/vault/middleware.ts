@@ -1,5 +1,5 @@
 // The vault's HTTP face: every route under /vault/, behind tokens for the built-in vault API.
-import { createResourceProvider } from '@latchkey/resource';
+import { createResourceProvider, type DpopReplayStore } from '@latchkey/resource';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { inProcessJwksFetch, inProcessTokenChecker, type PublishedKeys } from '../resource/in-process.js';
@@ -9,7 +9,7 @@ import { VAULT_API_IDENTIFIER, type Vault } from './vault.js';
 /** The vault's routes (everything under /vault/), protected by tokens for the vault API. */
 export function vaultMiddleware(
   vault: Vault,
-  deps: { issuer: string; provider: () => Provider; keys: PublishedKeys },
+  deps: { issuer: string; provider: () => Provider; keys: PublishedKeys; replayStore?: DpopReplayStore },
 ): Middleware {
   const jwksUri = `${deps.issuer.replace(/\/$/, '')}/jwks`;
   const resource = createResourceProvider({
@@ -19,6 +19,7 @@ export function vaultMiddleware(
     opaqueTokens: inProcessTokenChecker(deps.provider),
     publicOrigin: new URL(deps.issuer).origin,
     fetch: inProcessJwksFetch(deps.keys, jwksUri),
+    ...(deps.replayStore ? { dpop: { replayStore: deps.replayStore } } : {}),
   });
   const proxy = vaultProxy(vault, resource);
   const routes = vaultRoutes(vault, resource).routes();

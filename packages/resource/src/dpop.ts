@@ -13,8 +13,35 @@ export interface DpopOptions {
   algorithms?: readonly string[];
   /** How old (seconds, by its iat) a proof may be; default 60. */
   maxAgeSeconds?: number;
-  /** Most proof ids remembered for replay detection; default 100,000. */
+  /** Most proof ids remembered for replay detection; default 100,000 (the in-memory store only). */
   replayCacheSize?: number;
+  /**
+   * Where the ids of accepted proofs are remembered (RFC 9449 §11.1); default in this process's
+   * memory. An API that runs several processes or instances passes one store they all share, so
+   * that a proof replayed to another of them is refused too.
+   */
+  replayStore?: DpopReplayStore;
+}
+
+/** Remembers keys until they expire. */
+export interface DpopReplayStore {
+  /**
+   * Records `key` until `expiresAt` (epoch ms). True when it was not recorded already; atomic, so
+   * that of concurrent calls with one key exactly one gets true.
+   */
+  insertIfAbsent(key: string, expiresAt: number): Promise<boolean>;
+}
+
+/** The default replay store: the most recent `max` keys, in this process's memory. */
+export function memoryReplayStore(max = 100_000): DpopReplayStore {
+  const seen = new LRUCache<string, true>({ max });
+  return {
+    async insertIfAbsent(key, expiresAt) {
+      if (seen.has(key)) return false;
+      seen.set(key, true, { ttl: Math.max(1, expiresAt - Date.now()) });
+      return true;
+    },
+  };
 }
 
 export interface DpopRequest {
@@ -59,17 +86,16 @@ export class DpopVerifier {
   readonly #maxAge: number;
   readonly #clockTolerance: number;
   /** RFC 9449 §11.1: ids of accepted proofs, kept for as long as such a proof could be accepted. */
-  readonly #seen: LRUCache<string, true>;
+  readonly #seen: DpopReplayStore;
+  /** How long (ms): a proof dated up to the tolerance ahead stays acceptable maxAge plus the tolerance after. */
+  readonly #rememberMs: number;
 
   constructor(options: DpopOptions, clockTolerance: number) {
     this.algorithms = options.algorithms ?? DEFAULT_DPOP_ALGORITHMS;
     this.#maxAge = options.maxAgeSeconds ?? 60;
     this.#clockTolerance = clockTolerance;
-    this.#seen = new LRUCache<string, true>({
-      max: options.replayCacheSize ?? 100_000,
-      // A proof dated up to the tolerance ahead stays acceptable for maxAge plus the tolerance after.
-      ttl: (this.#maxAge + 2 * clockTolerance) * 1000,
-    });
+    this.#seen = options.replayStore ?? memoryReplayStore(options.replayCacheSize);
+    this.#rememberMs = (this.#maxAge + 2 * clockTolerance) * 1000;
   }
 
   async verify(request: DpopRequest): Promise<void> {
@@ -119,8 +145,10 @@ export class DpopVerifier {
       throw invalidToken('The access token is bound to another key than the DPoP proof.', { scheme: 'DPoP' });
     }
     // §11.1: a proof is used once. Recorded only now, so a rejected proof cannot block a good one.
-    const replayKey = `${thumbprint}:${jti}`;
-    if (this.#seen.has(replayKey)) throw invalidDpopProof('The DPoP proof has been used before.');
-    this.#seen.set(replayKey, true);
+    // The key is a hash: fixed length, whatever the jti, for whichever store keeps it.
+    const replayKey = createHash('sha256').update(`${thumbprint}:${jti}`).digest('base64url');
+    if (!(await this.#seen.insertIfAbsent(replayKey, Date.now() + this.#rememberMs))) {
+      throw invalidDpopProof('The DPoP proof has been used before.');
+    }
   }
 }

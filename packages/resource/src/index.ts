@@ -23,7 +23,12 @@ export {
   type ErrorResponse,
   type ResourceErrorCode,
 } from './errors.js';
-export { DEFAULT_DPOP_ALGORITHMS, type DpopOptions } from './dpop.js';
+export {
+  DEFAULT_DPOP_ALGORITHMS,
+  memoryReplayStore,
+  type DpopOptions,
+  type DpopReplayStore,
+} from './dpop.js';
 export { DEFAULT_JWT_ALGORITHMS } from './jwt-access-token.js';
 export { DEFAULT_INTROSPECTION_CACHE_TTL_MS, type IntrospectionOptions } from './introspection.js';
 export { MAX_TOKEN_LENGTH } from './credentials.js';
