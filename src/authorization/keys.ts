@@ -43,10 +43,11 @@ export class KeyService {
   }
 
   /**
-   * At start: every algorithm gets an active and a next key if it lacks them. Under a lease, so
-   * that processes starting together on an empty store do not each make an active key.
+   * Runs `work` holding the signing-keys lease, shared by every process and instance: key changes
+   * never interleave (two rotations at once would each promote the same `next` key and each add
+   * a `next` key of their own).
    */
-  async ensure(): Promise<void> {
+  async #underLease<T>(work: () => Promise<T>): Promise<T> {
     const owner = randomUUID();
     const deadline = Date.now() + 15_000;
     while (!(await this.#store.leases.acquire('signing-keys', owner, 30_000))) {
@@ -54,10 +55,18 @@ export class KeyService {
       await sleep(50);
     }
     try {
-      await this.#ensureUnderLease();
+      return await work();
     } finally {
       await this.#store.leases.release('signing-keys', owner);
     }
+  }
+
+  /**
+   * At start: every algorithm gets an active and a next key if it lacks them. Under the lease, so
+   * that processes starting together on an empty store do not each make an active key.
+   */
+  async ensure(): Promise<void> {
+    await this.#underLease(() => this.#ensureUnderLease());
   }
 
   async #ensureUnderLease(): Promise<void> {
@@ -74,25 +83,31 @@ export class KeyService {
 
   /**
    * Promotes each algorithm's published `next` key to `active`, retires the old active key
-   * (published until tokens it signed expire), and publishes a fresh `next` key.
+   * (published until tokens it signed expire), and publishes a fresh `next` key. The whole rotation
+   * holds the lease: rotations asked for at once run one after the other.
    */
   async rotate(): Promise<SigningKeyRecord[]> {
-    await this.ensure();
-    const now = Date.now();
-    const keys = await this.#store.signingKeys.list();
-    for (const alg of SIGNING_ALGS) {
-      const active = keys.find((key) => key.alg === alg && key.status === 'active')!;
-      const next = keys.find((key) => key.alg === alg && key.status === 'next')!;
-      await this.#store.signingKeys.put({
-        ...active,
-        status: 'retired',
-        retiredAt: now,
-        expiresAt: now + RETIRED_KEY_RETENTION_MS,
-      });
-      await this.#store.signingKeys.put({ ...next, status: 'active', activatedAt: now });
-      await this.#store.signingKeys.put(await this.#generate(alg, 'next'));
-    }
-    await this.purgeRetired(now);
+    await this.#underLease(async () => {
+      await this.#ensureUnderLease();
+      const now = Date.now();
+      const keys = await this.#store.signingKeys.list();
+      for (const alg of SIGNING_ALGS) {
+        const active = keys.find((key) => key.alg === alg && key.status === 'active')!;
+        const next = keys.find((key) => key.alg === alg && key.status === 'next')!;
+        // Generated before the writes (an RSA key takes a while), so that they follow each other
+        // closely; the next key is promoted before the old one retires, so one always signs.
+        const fresh = await this.#generate(alg, 'next');
+        await this.#store.signingKeys.put({ ...next, status: 'active', activatedAt: now });
+        await this.#store.signingKeys.put({
+          ...active,
+          status: 'retired',
+          retiredAt: now,
+          expiresAt: now + RETIRED_KEY_RETENTION_MS,
+        });
+        await this.#store.signingKeys.put(fresh);
+      }
+      await this.purgeRetired(now);
+    });
     return this.list();
   }
 

@@ -59,7 +59,7 @@ export interface Latchkey {
 export interface LatchkeyOptions {
   logger: Logger;
   throttle?: ThrottleOptions;
-  /** How often a running server looks for rotated signing keys (ms); 0 disables. Default 30 s. */
+  /** How often a running server looks for rotated signing keys (ms); 0 disables. Default 1 s. */
   keyReloadIntervalMs?: number;
   vault?: VaultOptions;
 }
@@ -311,11 +311,19 @@ export async function createLatchkey(
     return true;
   };
 
-  const interval = options.keyReloadIntervalMs ?? 30_000;
+  // Every second one small read of the key list, so that a rotation anywhere reaches this process
+  // within about a second; the provider is rebuilt only when the list changed. A check that is
+  // still running (a slow store) is not started a second time.
+  const interval = options.keyReloadIntervalMs ?? 1000;
+  let checking = false;
   const timer =
     interval > 0
       ? setInterval(() => {
-          reloadKeys().catch((error: unknown) => logger.error({ err: error }, 'key reload failed'));
+          if (checking) return;
+          checking = true;
+          reloadKeys()
+            .catch((error: unknown) => logger.error({ err: error }, 'key reload failed'))
+            .finally(() => (checking = false));
         }, interval)
       : undefined;
   timer?.unref();
