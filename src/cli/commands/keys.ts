@@ -1,5 +1,5 @@
 // `latchkey keys …`: the signing keys (public facts only, never private material) and their
-// rotation. A running server notices rotated keys on its next key reload (every 30 s).
+// rotation. A running server notices rotated keys on its next key reload (every second).
 import type { Command } from 'commander';
 import type { SigningKeyRecord } from '../../store/types.js';
 import { formatTable, subcommand, writeJson, writeLines, type CliIo, type OutputOptions } from '../io.js';
@@ -50,7 +50,7 @@ export function registerKeys(program: Command, io: CliIo): void {
         io,
         await services.keys.rotate(),
         options,
-        'running servers sign with the new keys within 30 seconds',
+        'running servers sign with the new keys within a second',
       ),
     ),
   );
