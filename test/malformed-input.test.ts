@@ -1702,7 +1702,7 @@ describe('malformed input gets a protocol error, never a 500', () => {
     // The xsrf token is accepted; only the (made-up) code is wrong: the form again, with that error.
     expect({ status: retried.status, error: /alert-error[^>]*>([^<]*)/.exec(retried.html)?.[1] }).toEqual({
       status: 200,
-      error: 'That code is not valid. Check it and try again.',
+      error: 'That code is not valid or has expired. Check the code on your device and try again.',
     });
   });
 

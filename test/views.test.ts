@@ -19,8 +19,6 @@ const csrfToken = 'csrf-3f9a1c';
 
 const logoutForm =
   '<form id="op.logoutForm" method="post" action="/session/end/confirm"><input type="hidden" name="xsrf" value="x1"/></form>';
-const deviceInputForm =
-  '<form id="op.deviceInputForm" novalidate method="post" action="/device"><input type="hidden" name="xsrf" value="x2"/></form>';
 const deviceConfirmForm =
   '<form id="op.deviceConfirmForm" method="post" action="/device"><input type="hidden" name="xsrf" value="x3"/>' +
   '<input type="hidden" name="user_code" value="BCDF-GHJK"/><input type="hidden" name="confirm" value="yes"/></form>';
@@ -31,7 +29,15 @@ const consentLocals = {
   title: 'Allow access',
   uid,
   csrfToken,
-  client: { name: 'Acme Notes', clientId: 'acme-notes', uri: 'https://notes.acme.test/' },
+  client: {
+    name: 'Acme Notes',
+    clientId: 'acme-notes',
+    uri: 'https://notes.acme.test/',
+    logoUri: 'https://notes.acme.test/logo.png',
+    policyUri: 'https://notes.acme.test/privacy',
+    tosUri: 'https://notes.acme.test/terms',
+  },
+  returnHost: 'app.notes.acme.test',
   account,
   scopes: [
     { name: 'openid', description: 'Confirm who you are' },
@@ -79,9 +85,10 @@ const pages: Record<string, Record<string, unknown>> = {
   'logout-success': { title: 'Signed out', clientName: 'Acme Notes' },
   'device-input': {
     title: 'Connect a device',
-    formHtml: deviceInputForm,
-    error: 'The code you entered is incorrect.',
-    userCode: 'BCDF-GHJK',
+    action: '/device',
+    xsrf: 'x2',
+    error: 'That code is not valid or has expired.',
+    userCode: 'bcdf ghjk',
   },
   'device-confirm': {
     title: 'Confirm the device',
@@ -91,9 +98,12 @@ const pages: Record<string, Record<string, unknown>> = {
   },
   'device-success': { title: 'Device connected', clientName: 'Living-room TV' },
   error: {
-    title: 'Error',
-    error: 'invalid_request',
-    errorDescription: 'The redirect_uri is not registered for this client.',
+    title: 'This app cannot take you back',
+    heading: 'This app cannot take you back',
+    message: 'The app asked to send you back to an address it has not registered.',
+    action: { href: 'https://notes.acme.test/', label: 'Back to Acme Notes' },
+    error: 'invalid_redirect_uri',
+    errorDescription: "redirect_uri did not match any of the client's registered redirect_uris",
     status: 400,
     requestId: 'req-01J9Z6',
   },
@@ -145,7 +155,9 @@ describe.each(Object.entries(pages))('%s.pug', (view, locals) => {
     expect(html).not.toMatch(/<style/i);
     expect(html).not.toMatch(/\sstyle=/i);
     expect(html).not.toMatch(/\son[a-z]+=/i);
-    expect(html).not.toMatch(/<(img|iframe|object|embed|base)\b/i);
+    expect(html).not.toMatch(/<(iframe|object|embed|base)\b/i);
+    // Images: the client's logo on the consent page only, and only over https (img-src).
+    for (const img of tags(html, 'img')) expect(attribute(img, 'src')).toMatch(/^https:\/\//);
     const linked = tags(html, 'link').map((tag) => attribute(tag, 'href'));
     for (const href of linked) expect(href).toMatch(/^(\/assets\/|data:)/);
     expect(tags(html, 'link').filter((tag) => attribute(tag, 'rel') === 'stylesheet')).toEqual([
@@ -177,11 +189,14 @@ describe.each(Object.entries(pages))('%s.pug', (view, locals) => {
   });
 
   it('puts a CSRF token in every form it owns', () => {
-    // The xsrf forms of oidc-provider come from formHtml; every other form posts _csrf.
+    // Forms posting to oidc-provider carry its xsrf token (from formHtml, or the device page's
+    // own form); every other form posts _csrf.
     for (const tag of tags(html, 'form')) {
       if (attribute(tag, 'id')?.startsWith('op.')) continue;
       const action = attribute(tag, 'action') as string;
-      expect(form(html, action)).toContain(`<input type="hidden" name="_csrf" value="${csrfToken}">`);
+      const body = form(html, action);
+      if (action === '/device') expect(body).toContain('<input type="hidden" name="xsrf" value="x2">');
+      else expect(body).toContain(`<input type="hidden" name="_csrf" value="${csrfToken}">`);
     }
   });
 });
@@ -284,6 +299,51 @@ describe('consent.pug', () => {
     expect(escaped).toContain('<h1>&lt;script&gt;alert(1)&lt;/script&gt; wants to access your account</h1>');
   });
 
+  it("shows the client's logo, the host it returns to, and its policy and terms", () => {
+    expect(html).toContain(
+      '<img class="client-logo" src="https://notes.acme.test/logo.png" alt="Acme Notes logo" width="56" height="56">',
+    );
+    expect(html).toContain(
+      '<p class="return-note">After you choose, you go back to <strong class="return-host">app.notes.acme.test</strong>.</p>',
+    );
+    expect(mainText(html)).toContain("Read Acme Notes's privacy policy and terms of service .");
+    expect(html).toContain(
+      '<a href="https://notes.acme.test/privacy" rel="noopener noreferrer">privacy policy</a>',
+    );
+    expect(html).toContain(
+      '<a href="https://notes.acme.test/terms" rel="noopener noreferrer">terms of service</a>',
+    );
+    const policyOnly = render('consent', {
+      ...consentLocals,
+      client: { ...consentLocals.client, tosUri: undefined },
+    });
+    expect(mainText(policyOnly)).toContain("Read Acme Notes's privacy policy .");
+    const bare = render('consent', {
+      ...consentLocals,
+      client: { name: 'Acme Notes', clientId: 'acme-notes' },
+      returnHost: undefined,
+    });
+    expect(bare).not.toMatch(/<img|client-terms|return-note/);
+  });
+
+  it('shows a logo only over https and links policy and terms only for http(s) URLs', () => {
+    for (const uri of [
+      'javascript:alert(1)',
+      'data:image/png;base64,AAAA',
+      'http://notes.acme.test/logo.png',
+      'not a url',
+    ]) {
+      const page = render('consent', {
+        ...consentLocals,
+        client: { ...consentLocals.client, logoUri: uri, policyUri: uri, tosUri: uri },
+      });
+      expect(page).not.toContain('<img');
+      if (uri.startsWith('http:')) continue;
+      expect(page).not.toContain('client-terms');
+      expect(page).not.toMatch(/(href|src)="(javascript:|data:image\/png)/);
+    }
+  });
+
   it('links the client site only for http(s) URLs', () => {
     for (const uri of ['javascript:alert(1)', 'data:text/html,x', 'not a url', undefined]) {
       const page = render('consent', { ...consentLocals, client: { ...consentLocals.client, uri } });
@@ -341,34 +401,46 @@ describe('logout-success.pug', () => {
 describe('device-input.pug', () => {
   const html = render('device-input', pages['device-input']);
 
-  it('joins a labelled user_code input and a Continue button to the raw oidc-provider form', () => {
-    expect(html).toContain(deviceInputForm);
-    expect(html).toContain('<h1>Connect a device</h1>');
-    expect(mainText(html)).toContain('Enter the code shown on your device.');
-    const [input] = tags(html, 'input').filter((tag) => attribute(tag, 'name') === 'user_code');
+  it('is one form: the xsrf token and a single labelled user_code input, posted to the device endpoint', () => {
+    // oidc-provider's own form (with its own user_code input) must not be on the page: browsers
+    // would post user_code twice, which the library refuses.
+    expect(html).not.toContain('op.deviceInputForm');
+    expect(tags(html, 'form')).toHaveLength(1);
+    const body = form(html, '/device');
+    expect(body).toContain('<input type="hidden" name="xsrf" value="x2">');
+    const inputs = tags(html, 'input').filter((tag) => attribute(tag, 'name') === 'user_code');
+    expect(inputs).toHaveLength(1);
+    const [input] = inputs as [string];
+    expect(body).toContain(input);
     expect(attribute(input, 'id')).toBe('user_code');
-    expect(attribute(input, 'form')).toBe('op.deviceInputForm');
+    expect(attribute(input, 'form')).toBeUndefined();
     expect(attribute(input, 'autocomplete')).toBe('off');
     expect(attribute(input, 'autocapitalize')).toBe('characters');
     expect(attribute(input, 'spellcheck')).toBe('false');
-    expect(attribute(input, 'value')).toBe('BCDF-GHJK');
     expect(input).toMatch(/\srequired[\s>]/);
     expect(html).toContain('<label for="user_code">');
-    expect(html).toContain(
-      '<button class="button button-primary" type="submit" form="op.deviceInputForm">Continue</button>',
-    );
-    expect(html).toContain('role="alert" id="form-error">The code you entered is incorrect.</p>');
+    expect(body).toContain('<button class="button button-primary" type="submit">Continue</button>');
+    expect(html).toContain('<h1>Connect a device</h1>');
+    expect(mainText(html)).toContain('Enter the code shown on your device.');
+  });
+
+  it('keeps the code as typed and announces the error', () => {
+    const [input] = tags(html, 'input').filter((tag) => attribute(tag, 'name') === 'user_code') as [string];
+    expect(attribute(input, 'value')).toBe('bcdf ghjk');
+    expect(attribute(input, 'aria-invalid')).toBe('true');
+    expect(html).toContain('role="alert" id="form-error">That code is not valid or has expired.</p>');
   });
 
   it('escapes the code and the error, and leaves the value empty when there is none', () => {
     const escaped = render('device-input', {
       title: 'x',
-      formHtml: deviceInputForm,
+      action: '/device',
+      xsrf: 'x2',
       userCode: '"><script>',
       error: hostile,
     });
     expect(escaped).not.toMatch(/<script/i);
-    const empty = render('device-input', { title: 'x', formHtml: deviceInputForm });
+    const empty = render('device-input', { title: 'x', action: '/device', xsrf: 'x2' });
     expect(empty).not.toContain('role="alert"');
     expect(tags(empty, 'input').find((tag) => tag.includes('user_code'))).not.toContain('value=');
   });
@@ -416,36 +488,57 @@ describe('device-success.pug', () => {
 });
 
 describe('error.pug', () => {
-  it('shows exactly the code, description, status and reference it is given', () => {
+  it('says what happened and how to go on, with the code, description and reference small below', () => {
     const html = render('error', {
       ...pages.error,
       stack: 'Error: boom\n    at secret (/srv/latchkey/src/secret.ts:1:1)',
-      message: 'internal details',
       error_description: 'snake-case leak',
       ctx: { secret: 'cookie-secret' },
     });
     expect(mainText(html)).toBe(
-      'Something went wrong Error 400 invalid_request The redirect_uri is not registered for this client. Reference: req-01J9Z6',
+      "This app cannot take you back The app asked to send you back to an address it has not registered. Back to Acme Notes Error invalid_redirect_uri (400) redirect_uri did not match any of the client's registered redirect_uris Reference: req-01J9Z6",
     );
-    expect(html).toContain('<code>invalid_request</code>');
-    expect(html).not.toMatch(/boom|secret|internal details|snake-case leak/);
+    expect(html).toContain('<h1>This app cannot take you back</h1>');
+    expect(html).toContain(
+      '<a class="button button-primary" href="https://notes.acme.test/">Back to Acme Notes</a>',
+    );
+    expect(html).toMatch(
+      /<div class="error-support">[\s\S]*<small class="error-code"><code>invalid_redirect_uri<\/code><\/small>/,
+    );
+    expect(html).not.toMatch(/boom|secret\.ts|cookie-secret|snake-case leak/);
+  });
+
+  it("reads an older caller's code and description as before", () => {
+    const html = render('error', {
+      title: 'Error',
+      error: 'invalid_request',
+      errorDescription: 'The connect link has expired.',
+      status: 400,
+    });
+    expect(mainText(html)).toBe(
+      'Something went wrong The connect link has expired. Error invalid_request (400)',
+    );
   });
 
   it('leaves out what it is not given', () => {
     const html = render('error', { title: 'Error', error: 'server_error', status: 500 });
-    expect(mainText(html)).toBe('Something went wrong Error 500 server_error');
+    expect(mainText(html)).toBe('Something went wrong Error server_error (500)');
+    expect(html).not.toContain('<a ');
   });
 
-  it('escapes the code, description and reference', () => {
+  it('escapes the heading, message, link, code, description and reference', () => {
     const html = render('error', {
       title: 'Error',
+      heading: hostile,
+      message: hostile,
+      action: { href: '/x"><script>', label: hostile },
       error: hostile,
       errorDescription: hostile,
       status: 400,
       requestId: hostile,
     });
     expect(html).not.toMatch(/<script/i);
-    expect(html.split('&lt;script&gt;alert(1)&lt;/script&gt;')).toHaveLength(4);
+    expect(html.split('&lt;script&gt;alert(1)&lt;/script&gt;').length).toBeGreaterThanOrEqual(6);
   });
 });
 
@@ -465,8 +558,11 @@ describe('account.pug', () => {
     expect(revoke).toContain('<span class="visually-hidden"> from Acme Notes</span>');
   });
 
-  it('links to sign-out and announces the message', () => {
-    expect(html).toContain('<a class="link-quiet" href="/account/logout">Sign out</a>');
+  it('signs out through a POST form with the form token, and announces the message', () => {
+    const signOut = form(html, '/account/logout');
+    expect(signOut).toContain(`<input type="hidden" name="_csrf" value="${csrfToken}">`);
+    expect(signOut).toContain('<button class="button-link" type="submit">Sign out</button>');
+    expect(html).not.toContain('href="/account/logout"');
     expect(html).toContain(
       '<p class="alert alert-success" role="status">Access for Photo Print was revoked.</p>',
     );
@@ -476,7 +572,7 @@ describe('account.pug', () => {
     const empty = render('account', { ...accountLocals, apps: [], message: undefined });
     expect(mainText(empty)).toContain('You have not granted access to any app.');
     expect(empty).not.toContain('role="status"');
-    expect(empty).not.toContain('<form');
+    expect(tags(empty, 'form').map((tag) => attribute(tag, 'action'))).toEqual(['/account/logout']);
   });
 
   it('escapes app names, scopes, ids and the message', () => {
@@ -508,6 +604,50 @@ describe('account-login.pug', () => {
     expect(failed).toContain('role="alert" id="form-error">&lt;script&gt;alert(1)&lt;/script&gt;</p>');
     expect(failed).toContain('value="&quot;x&lt;y"');
     expect(failed).not.toContain('name="return_to"');
+  });
+});
+
+describe('branding (the brand view global)', () => {
+  const brand = {
+    name: 'Acme ID',
+    logo: { src: '/assets/logo.svg?v=abc' },
+    supportUrl: 'https://help.acme.test/',
+    stylesheet: '/assets/latchkey.css?v=def',
+    custom: true,
+  };
+
+  it.each(Object.entries(pages))(
+    '%s.pug names the operator, shows its logo and support link',
+    (view, locals) => {
+      const html = render(view, { ...locals, brand });
+      expect(html).toContain(`<title>${String(locals.title)} · Acme ID</title>`);
+      expect(html).toMatch(
+        /<header class="site-header"><div class="brand"><img class="brand-logo" src="\/assets\/logo.svg\?v=abc" alt="" height="32"><span class="brand-name">Acme ID<\/span><\/div><\/header>/,
+      );
+      expect(html).toContain('<link rel="stylesheet" href="/assets/latchkey.css?v=def">');
+      expect(html).toContain('<a href="https://help.acme.test/" rel="noopener">Help and support</a>');
+      expect(html).not.toMatch(/Latchkey/);
+    },
+  );
+
+  it("keeps Latchkey's mark and footer without it", () => {
+    const html = render('login', pages.login);
+    expect(html).toContain('<svg class="brand-mark"');
+    expect(html).toContain('<span class="brand-name">Latchkey</span>');
+    expect(html).toContain('<p>Secured by Latchkey</p>');
+    expect(html).not.toContain('<img');
+  });
+
+  it("escapes the operator's name and URLs", () => {
+    const html = render('consent', {
+      ...consentLocals,
+      scopes: [],
+      resources: [],
+      claims: undefined,
+      brand: { ...brand, name: hostile, supportUrl: 'https://x.test/"><script>' },
+    });
+    expect(html).not.toMatch(/<script/i);
+    expect(html).toContain('Only that you are signed in to &lt;script&gt;alert(1)&lt;/script&gt;.');
   });
 });
 

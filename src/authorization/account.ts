@@ -1,5 +1,11 @@
 // The account page: a signed-in user sees the apps they granted access to (name, scopes, when)
 // and can revoke one; its grant, tokens and codes are removed at once.
+//
+// Its sessions live in the store (an oidc record of model AccountSession under the SHA-256 of a
+// random id, carrying the accountId): signing out deletes the record, so a copied cookie is worth
+// nothing afterwards, and an admin disabling or removing the user (revokeByAccountId) or a new
+// password (AccountService.endSessions) ends them too.
+import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
@@ -8,10 +14,10 @@ import { csrfToken, verifyCsrf } from '../web/csrf.js';
 import { formBody } from '../web/request-body.js';
 import { HttpError, renderErrors } from '../web/errors.js';
 import { renderView } from '../web/views.js';
-import { openRecordPayload } from '../store/oidc-adapter.js';
+import { openRecordPayload, RecordAdapter } from '../store/oidc-adapter.js';
 import type { Keyring } from '../store/encryption.js';
 import type { Store } from '../store/types.js';
-import type { AccountService } from './accounts.js';
+import { ACCOUNT_SESSION_MODEL, type AccountService } from './accounts.js';
 import { attemptLogin, type LoginThrottle } from './login-throttle.js';
 
 export interface AccountPageDependencies {
@@ -23,7 +29,9 @@ export interface AccountPageDependencies {
 }
 
 const COOKIE = 'latchkey.account';
-const SESSION_MS = 60 * 60 * 1000;
+/** oidc-provider's browser session cookie (provider.ts, cookies.names.session). */
+const OIDC_SESSION_COOKIE = 'latchkey.session';
+const SESSION_SECONDS = 60 * 60;
 
 const loginForm = z.object({
   email: z.string().trim().min(1).max(320),
@@ -37,17 +45,54 @@ function noStore(ctx: Context, next: Next) {
   return next();
 }
 
+/** The account page's sessions in the store. */
+class AccountSessions {
+  readonly #records: RecordAdapter;
+
+  constructor(store: Store, keyring: Keyring) {
+    this.#records = new RecordAdapter(ACCOUNT_SESSION_MODEL, store, keyring);
+  }
+
+  /** A new session for the account; returns the id its cookie carries. */
+  async start(accountId: string): Promise<string> {
+    const id = randomBytes(32).toString('base64url');
+    await this.#records.upsert(id, { accountId, iat: Math.floor(Date.now() / 1000) }, SESSION_SECONDS);
+    return id;
+  }
+
+  async accountOf(id: string): Promise<string | undefined> {
+    const session = await this.#records.find(id);
+    return typeof session?.accountId === 'string' ? session.accountId : undefined;
+  }
+
+  end(id: string): Promise<void> {
+    return this.#records.destroy(id);
+  }
+}
+
+function sessionCookieOptions(ctx: Context) {
+  return {
+    signed: true,
+    httpOnly: true,
+    sameSite: 'strict' as const,
+    secure: ctx.secure,
+    path: '/account',
+  };
+}
+
 /**
- * The signed-in account: the account page's own cookie, or else the browser's Latchkey session
+ * The signed-in account: the account page's own session, or else the browser's Latchkey session
  * (someone who just signed in to an app need not sign in again here).
  */
-async function currentAccountId(deps: AccountPageDependencies, ctx: Context): Promise<string | undefined> {
+async function currentAccountId(
+  deps: AccountPageDependencies,
+  sessions: AccountSessions,
+  ctx: Context,
+): Promise<string | undefined> {
   const own = ctx.cookies.get(COOKIE, { signed: true });
-  if (own) {
-    const [accountId, expires] = own.split('.');
-    if (accountId && Number(expires) > Date.now()) return accountId;
-  }
-  const sessionId = ctx.cookies.get('latchkey.session', { signed: true });
+  const accountId = own ? await sessions.accountOf(own) : undefined;
+  if (accountId) return accountId;
+  const sessionId = ctx.cookies.get(OIDC_SESSION_COOKIE, { signed: true });
   if (!sessionId) return undefined;
   const session = await deps.provider().Session.find(sessionId);
   return session?.accountId;
@@ -93,13 +138,17 @@ async function connectedApps(deps: AccountPageDependencies, accountId: string): 
   return [...apps.values()].sort((a, b) => a.clientName.localeCompare(b.clientName));
 }
 
-function showAccount(deps: AccountPageDependencies) {
+function showAccount(deps: AccountPageDependencies, sessions: AccountSessions) {
   return async function showAccount(ctx: Context) {
-    const accountId = await currentAccountId(deps, ctx);
+    const accountId = await currentAccountId(deps, sessions, ctx);
     const account = accountId ? await deps.accounts.getActive(accountId) : undefined;
     ctx.type = 'html';
     if (!account) {
-      ctx.body = renderView('account-login', { title: 'Sign in', csrfToken: csrfToken(ctx) });
+      ctx.body = renderView('account-login', {
+        title: 'Sign in',
+        csrfToken: csrfToken(ctx),
+        message: ctx.query.signed_out === '1' ? 'You are signed out.' : undefined,
+      });
       return;
     }
     const apps = await connectedApps(deps, account.id);
@@ -113,7 +162,7 @@ function showAccount(deps: AccountPageDependencies) {
   };
 }
 
-function signIn(deps: AccountPageDependencies) {
+function signIn(deps: AccountPageDependencies, sessions: AccountSessions) {
   return async function signIn(ctx: Context) {
     const form = loginForm.safeParse(ctx.request.body);
     const render = (status: number, error: string, email?: string) => {
@@ -127,32 +176,56 @@ function signIn(deps: AccountPageDependencies) {
       if (outcome.retryAfter) ctx.set('Retry-After', String(outcome.retryAfter));
       return render(outcome.status, outcome.error, form.data.email);
     }
-    const account = outcome.account;
-    ctx.cookies.set(COOKIE, `${account.id}.${Date.now() + SESSION_MS}`, {
-      signed: true,
-      httpOnly: true,
-      sameSite: 'strict',
-      secure: ctx.secure,
-      maxAge: SESSION_MS,
-      path: '/account',
-    });
+    // A fresh session id at every sign-in (no fixation); the browser's previous one ends.
+    const previous = ctx.cookies.get(COOKIE, { signed: true });
+    if (previous) await sessions.end(previous);
+    const id = await sessions.start(outcome.account.id);
+    ctx.cookies.set(COOKIE, id, { ...sessionCookieOptions(ctx), maxAge: SESSION_SECONDS * 1000 });
     ctx.redirect('/account');
   };
 }
 
-function signOut(ctx: Context) {
-  ctx.cookies.set(COOKIE, null, { signed: true, path: '/account' });
+/**
+ * Signs out of the account page and of Latchkey in this browser: the account session and the
+ * browser's oidc-provider session (so /account does not sign the user straight back in through
+ * it) are deleted from the store, and their cookies cleared. POST with the form token only: a GET
+ * or a forged form must not sign anyone out.
+ */
+function signOut(deps: AccountPageDependencies, sessions: AccountSessions) {
+  return async function signOut(ctx: Context) {
+    const own = ctx.cookies.get(COOKIE, { signed: true });
+    if (own) await sessions.end(own);
+    const oidcSessionId = ctx.cookies.get(OIDC_SESSION_COOKIE, { signed: true });
+    if (oidcSessionId) {
+      const session = await deps.provider().Session.find(oidcSessionId);
+      await session?.destroy();
+    }
+    ctx.cookies.set(COOKIE, null, sessionCookieOptions(ctx));
+    ctx.cookies.set(OIDC_SESSION_COOKIE, null, { signed: true, httpOnly: true, path: '/' });
+    ctx.state.log?.info({ event: 'account.signed_out' });
+    ctx.redirect('/account?signed_out=1');
+  };
+}
+
+/** GET /account/logout (an old link) signs no one out: it shows the account page and its button. */
+function signOutByGet(ctx: Context) {
   ctx.redirect('/account');
 }
 
-function revokeApp(deps: AccountPageDependencies) {
+function revokeApp(deps: AccountPageDependencies, sessions: AccountSessions) {
   return async function revokeApp(ctx: Context) {
-    const accountId = await currentAccountId(deps, ctx);
-    if (!accountId) throw new HttpError(401, 'login_required', 'Sign in to manage your connected apps.');
+    const accountId = await currentAccountId(deps, sessions, ctx);
+    if (!accountId)
+      throw new HttpError(401, 'login_required', 'Sign in to manage your connected apps.', {
+        action: { href: '/account', label: 'Sign in' },
+      });
     const app = (await connectedApps(deps, accountId)).find(
       (entry) => entry.clientId === ctx.params.clientId,
     );
-    if (!app) throw new HttpError(404, 'invalid_request', 'You have not granted access to that app.');
+    if (!app)
+      throw new HttpError(404, 'invalid_request', 'You have not granted access to that app.', {
+        action: { href: '/account', label: 'Back to your apps' },
+      });
     // Removing the grant id removes the grant and every code and token issued under it.
     for (const grantId of app.grantIds) await deps.store.oidc.revokeByGrantId(grantId);
     ctx.state.log?.info({ event: 'grant.revoked', clientId: app.clientId, via: 'account page' });
@@ -161,10 +234,19 @@ function revokeApp(deps: AccountPageDependencies) {
 }
 
 export function accountRoutes(deps: AccountPageDependencies): Router {
+  const sessions = new AccountSessions(deps.store, deps.keyring);
   const router = new Router({ prefix: '/account' });
-  router.get('/', noStore, renderErrors, showAccount(deps));
-  router.post('/login', noStore, renderErrors, formBody, verifyCsrf, signIn(deps));
-  router.get('/logout', noStore, signOut);
-  router.post('/apps/:clientId/revoke', noStore, renderErrors, formBody, verifyCsrf, revokeApp(deps));
+  router.get('/', noStore, renderErrors, showAccount(deps, sessions));
+  router.post('/login', noStore, renderErrors, formBody, verifyCsrf, signIn(deps, sessions));
+  router.post('/logout', noStore, renderErrors, formBody, verifyCsrf, signOut(deps, sessions));
+  router.get('/logout', noStore, signOutByGet);
+  router.post(
+    '/apps/:clientId/revoke',
+    noStore,
+    renderErrors,
+    formBody,
+    verifyCsrf,
+    revokeApp(deps, sessions),
+  );
   return router;
 }

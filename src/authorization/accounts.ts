@@ -37,6 +37,11 @@ export const SCOPE_CLAIMS: Record<string, readonly string[]> = {
   email: ['email', 'email_verified'],
 };
 
+/** The account page's server-side sessions, stored as oidc records of their own model. */
+export const ACCOUNT_SESSION_MODEL = 'AccountSession';
+/** Browser sessions that carry an accountId: oidc-provider's and the account page's. */
+const SESSION_MODELS = ['Session', ACCOUNT_SESSION_MODEL] as const;
+
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 export function normalizeEmail(email: string): string {
@@ -133,11 +138,26 @@ export class AccountService {
     return true;
   }
 
+  /** Sets a new password and ends the account's sessions (whoever knew the old one is signed out). */
   async setPassword(id: string, password: string): Promise<boolean> {
     assertPasswordStrength(password);
     assertArgon2Runs();
     const passwordHash = await argon2.hash(password, PASSWORD_HASH_OPTIONS);
-    return this.#store.accounts.update(id, { passwordHash, updatedAt: Date.now() });
+    if (!(await this.#store.accounts.update(id, { passwordHash, updatedAt: Date.now() }))) return false;
+    await this.endSessions(id);
+    return true;
+  }
+
+  /**
+   * Ends every browser session of the account (oidc-provider's and the account page's); its grants
+   * and tokens stay, as apps keep the access the user gave them.
+   */
+  async endSessions(id: string): Promise<void> {
+    for (const model of SESSION_MODELS) {
+      for (const record of await this.#store.oidc.findByAccountId(model, id)) {
+        await this.#store.oidc.destroy(model, record.key);
+      }
+    }
   }
 
   /** The account when email and password match; undefined otherwise, in comparable time. */

@@ -44,14 +44,16 @@ function loadInteraction(deps: InteractionDependencies) {
       throw new HttpError(
         400,
         'invalid_request',
-        'This sign-in request has expired or was opened in another browser. Start again from the app.',
+        'It took too long, or it was opened in another browser or tab. Go back to the app and sign in again.',
+        { heading: 'This sign-in has expired' },
       );
     }
     if (details.uid !== ctx.params.uid) {
       throw new HttpError(
         400,
         'invalid_request',
-        'This sign-in request does not match your browser session. Start again from the app.',
+        'This page belongs to another sign-in than the one in progress in this browser. Go back to the app and sign in again.',
+        { heading: 'This sign-in has expired' },
       );
     }
     ctx.state.interaction = details;
@@ -66,12 +68,34 @@ async function clientOf(deps: InteractionDependencies, details: InteractionDetai
   return client;
 }
 
+/** What the pages show of a client: its registered name, site, logo, policy and terms. */
 function clientView(client: {
   clientId: string;
   clientName?: string | undefined;
   clientUri?: string | undefined;
+  logoUri?: string | undefined;
+  policyUri?: string | undefined;
+  tosUri?: string | undefined;
 }) {
-  return { clientId: client.clientId, name: client.clientName ?? client.clientId, uri: client.clientUri };
+  return {
+    clientId: client.clientId,
+    name: client.clientName ?? client.clientId,
+    uri: client.clientUri,
+    logoUri: client.logoUri,
+    policyUri: client.policyUri,
+    tosUri: client.tosUri,
+  };
+}
+
+/** The host the browser goes back to after the consent page (none in the device flow). */
+function returnHost(details: InteractionDetails): string | undefined {
+  const redirectUri = details.params.redirect_uri;
+  if (typeof redirectUri !== 'string') return undefined;
+  try {
+    return new URL(redirectUri).host || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function renderLogin(
@@ -174,6 +198,7 @@ function showInteraction(deps: InteractionDependencies) {
       uid: details.uid,
       csrfToken: csrfToken(ctx),
       client: clientView(client),
+      returnHost: returnHost(details),
       account: { email: account.email, name: account.name },
       scopes,
       resources,

@@ -5,11 +5,13 @@ import type { Config } from '../config/index.js';
 import { createAdapterFactory } from '../store/oidc-adapter.js';
 import type { Keyring } from '../store/encryption.js';
 import type { Store } from '../store/types.js';
+import { protocolErrorPage } from '../web/error-pages.js';
 import { renderView } from '../web/views.js';
 import { claimsForScope, SCOPE_CLAIMS, type AccountService } from './accounts.js';
 import type { ApiService } from './apis.js';
 import type { ClientGrantService } from './client-grants.js';
 import type { ClientService } from './clients.js';
+import { renderDeviceInput } from './device-pages.js';
 import { createResourcePolicy } from './resource-policy.js';
 import { OIDC_SCOPES } from './scopes.js';
 import type { CookieKeys } from '../web/cookie-keys.js';
@@ -39,7 +41,7 @@ function outboundFetch(outbound: OutboundClient) {
 
 /** Plain-words explanation of each scope, for the consent page. */
 export const SCOPE_DESCRIPTIONS: Record<string, string> = {
-  openid: 'Sign you in with your Latchkey account',
+  openid: 'Sign you in with your account',
   profile: 'See your name',
   email: 'See your email address',
   offline_access: 'Stay connected when you are not using the app',
@@ -187,13 +189,9 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
         enabled: true,
         charset: 'base-20',
         mask: '****-****',
-        async userCodeInputSource(ctx, form, _out, error) {
-          ctx.type = 'html';
-          ctx.body = renderView('device-input', {
-            title: 'Connect a device',
-            formHtml: form,
-            error: error ? deviceErrorMessage(error) : undefined,
-          });
+        // Our own form, not the library's (`_form`): see ./device-pages.ts.
+        async userCodeInputSource(ctx, _form, _out, error) {
+          await renderDeviceInput(ctx, error);
         },
         async userCodeConfirmSource(ctx, form, client, _deviceInfo, userCode) {
           ctx.type = 'html';
@@ -246,33 +244,20 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
     ),
     async renderError(ctx, out, error) {
       ctx.type = 'html';
-      ctx.body = renderView('error', {
-        title: 'Error',
-        error: out.error,
-        errorDescription: out.error_description,
-        status: ctx.status,
-        requestId: ctx.state.requestId as string | undefined,
-      });
-      void error;
+      const client = ctx.oidc?.client;
+      ctx.body = renderView(
+        'error',
+        protocolErrorPage({
+          error: out.error,
+          errorDescription: out.error_description,
+          name: error.name,
+          status: ctx.status,
+          requestId: ctx.state.requestId as string | undefined,
+          client: client && { name: client.clientName, uri: client.clientUri },
+        }),
+      );
     },
   };
-}
-
-function deviceErrorMessage(error: Error & { error?: string }): string {
-  switch (error.error ?? error.name) {
-    case 'NoCodeError':
-      return 'Enter the code shown on your device.';
-    case 'NotFoundError':
-      return 'That code is not valid. Check it and try again.';
-    case 'ExpiredError':
-      return 'That code has expired. Start again on your device.';
-    case 'AlreadyUsedError':
-      return 'That code has already been used.';
-    case 'AbortedError':
-      return 'The request was cancelled.';
-    default:
-      return 'Something went wrong. Try again.';
-  }
 }
 
 export function createAuthorizationProvider(deps: ProviderDependencies): Provider {

@@ -1,5 +1,7 @@
 // The one validated configuration: the environment is parsed once, with a schema, into a frozen
 // object. A bad setting stops start-up with one line that names it (ConfigError).
+import { existsSync } from 'node:fs';
+import { extname } from 'node:path';
 import { z } from 'zod';
 
 export class ConfigError extends Error {
@@ -88,7 +90,68 @@ const environmentSchema = z.object({
   WORKERS: z.coerce.number().int().min(1).max(256).default(1),
   /** Bearer token that /metrics (Prometheus) requires; unset (default) turns /metrics off. */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
+   * The key file for encryption at rest when LATCHKEY_MASTER_KEY is not set (SQLite only), created
+   * with mode 600 at first start. Default: master.key beside the database, except with
+   * NODE_ENV=production, where a key file must be chosen explicitly (keep it outside the data
+   * folder, so that a copy of that folder does not carry the key with the data) or
+   * LATCHKEY_MASTER_KEY set.
+   */
+  LATCHKEY_MASTER_KEY_FILE: z.string().trim().min(1).optional(),
+  /** Branding: the product name on every page (titles, header, texts). Default Latchkey. */
+  BRAND_NAME: z.string().trim().min(1).max(80).optional(),
+  /**
+   * Branding: the logo in every page's header, an https URL or the path of an image file (.svg,
+   * .png, .jpg, .gif, .webp) that Latchkey serves itself. Default Latchkey's keyhole mark.
+   */
+  BRAND_LOGO: z
+    .string()
+    .trim()
+    .min(1)
+    .superRefine((value, context) => {
+      const problem = brandLogoProblem(value);
+      if (problem) context.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
+  /** Branding: the accent colour of buttons, links and focus rings, as #rgb or #rrggbb. */
+  BRAND_ACCENT_COLOR: z
+    .string()
+    .trim()
+    .regex(/^#([0-9a-f]{3}|[0-9a-f]{6})$/i, 'must be a hex colour such as #0f766e')
+    .optional(),
+  /** Branding: where people get help (https or mailto: URL), linked from every page's footer. */
+  BRAND_SUPPORT_URL: z.url({ protocol: /^(https?|mailto)$/ }).optional(),
 });
+
+/** Image types a BRAND_LOGO file may have, by extension. */
+export const LOGO_FILE_TYPES: Readonly<Record<string, string>> = {
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+};
+
+function brandLogoProblem(value: string): string | undefined {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(value)) {
+    return URL.canParse(value) && value.toLowerCase().startsWith('https://')
+      ? undefined
+      : 'must be an https URL or the path of an image file';
+  }
+  if (!LOGO_FILE_TYPES[extname(value).toLowerCase()]) {
+    return `must be an https URL or an image file (${Object.keys(LOGO_FILE_TYPES).join(', ')})`;
+  }
+  return existsSync(value) ? undefined : `file ${value} not found`;
+}
+
+/** The operator's branding of the pages; unset fields keep Latchkey's own look. */
+export interface Branding {
+  readonly name: string;
+  readonly logo?: { readonly url: string } | { readonly file: string; readonly type: string } | undefined;
+  readonly accentColor?: string | undefined;
+  readonly supportUrl?: string | undefined;
+}
 
 export interface Config {
   readonly port: number;
@@ -108,6 +171,9 @@ export interface Config {
   readonly outboundAllowPrivate: boolean;
   readonly workers: number;
   readonly metricsToken?: string | undefined;
+  /** LATCHKEY_MASTER_KEY_FILE: the key file chosen explicitly, if any. */
+  readonly masterKeyFile?: string | undefined;
+  readonly branding: Branding;
 }
 
 /** Reads the configuration from an environment (process.env by default). Throws ConfigError. */
@@ -133,6 +199,19 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       `invalid setting LATCHKEY_MASTER_KEY: required when DATABASE_URL is ${database.kind}://…`,
     );
   }
+  // A key file beside the database travels with every copy of the data folder: in production it
+  // takes an explicit choice (README, "Production notes").
+  if (
+    database.kind === 'sqlite' &&
+    database.path !== ':memory:' &&
+    !env.LATCHKEY_MASTER_KEY &&
+    !env.LATCHKEY_MASTER_KEY_FILE &&
+    environment.NODE_ENV === 'production'
+  ) {
+    throw new ConfigError(
+      'invalid setting LATCHKEY_MASTER_KEY: required with NODE_ENV=production (or LATCHKEY_MASTER_KEY_FILE, a key file kept apart from the database)',
+    );
+  }
   return Object.freeze({
     port: env.PORT,
     host: env.HOST,
@@ -148,7 +227,20 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     outboundAllowPrivate: env.OUTBOUND_ALLOW_PRIVATE,
     workers: env.WORKERS,
     metricsToken: env.METRICS_TOKEN,
+    masterKeyFile: env.LATCHKEY_MASTER_KEY_FILE,
+    branding: Object.freeze({
+      name: env.BRAND_NAME ?? 'Latchkey',
+      logo: brandLogo(env.BRAND_LOGO),
+      accentColor: env.BRAND_ACCENT_COLOR?.toLowerCase(),
+      supportUrl: env.BRAND_SUPPORT_URL,
+    }),
   });
+}
+
+function brandLogo(value: string | undefined): Branding['logo'] {
+  if (!value) return undefined;
+  if (value.toLowerCase().startsWith('https://')) return { url: value };
+  return { file: value, type: LOGO_FILE_TYPES[extname(value).toLowerCase()]! };
 }
 
 /** Warnings about insecure settings, printed once at start-up. */
@@ -167,7 +259,9 @@ export function configWarnings(config: Config, environment: NodeJS.ProcessEnv = 
   }
   if (!config.masterKey) {
     warnings.push(
-      'LATCHKEY_MASTER_KEY is not set: using a key file beside the database; set it in production',
+      config.masterKeyFile
+        ? `LATCHKEY_MASTER_KEY is not set: using the key file ${config.masterKeyFile}`
+        : 'LATCHKEY_MASTER_KEY is not set: using a key file beside the database; set it in production',
     );
   }
   return warnings;

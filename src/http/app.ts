@@ -1,8 +1,6 @@
 // Assembles the service: store, keys and services, the oidc-provider instance, and one Koa app
 // whose middleware every area shares (request ids, logs, security headers, errors).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import Koa, { type Context, type Next } from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
@@ -32,7 +30,9 @@ import { CookieKeys } from '../web/cookie-keys.js';
 import { createMetrics } from './metrics.js';
 import { securityHeaders } from './security-headers.js';
 import { createOutboundClient } from '../web/outbound.js';
-import { publicDir } from '../web/views.js';
+import { useViewGlobals } from '../web/views.js';
+import { brandedPages } from './branding.js';
+import { issuerIsHttps, treatRequestsAsSecure, warnOfPlainHttp } from './secure-cookies.js';
 
 export interface Services {
   accounts: AccountService;
@@ -130,19 +130,6 @@ function requestContext(logger: Logger) {
   };
 }
 
-function staticAssets() {
-  const css = readFileSync(join(publicDir(), 'latchkey.css'));
-  return async function staticAssets(ctx: Context, next: Next) {
-    if (ctx.path === '/assets/latchkey.css' && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
-      ctx.type = 'text/css';
-      ctx.set('Cache-Control', 'public, max-age=3600');
-      ctx.body = css;
-      return;
-    }
-    await next();
-  };
-}
-
 function health(store: Store) {
   return async function health(ctx: Context, next: Next) {
     if (ctx.path !== '/healthz') return next();
@@ -204,6 +191,9 @@ export async function createLatchkey(
   await ensureVaultApi(services.apis, config.issuer);
   await ensureAdminApi(services.apis, config.issuer);
   const cookies = await cookieKeys(store, keyring);
+  // Cookies are Secure whenever the issuer is https, whatever the request looks like (./secure-cookies.ts).
+  const httpsIssuer = issuerIsHttps(config.issuer);
+  const branded = brandedPages(config.branding);
   // The one outbound client: oidc-provider and the vault make every request of their own through
   // it. A refusal is logged with its host and address only (paths and queries may carry secrets).
   const outbound = createOutboundClient({
@@ -223,6 +213,7 @@ export async function createLatchkey(
       outbound,
     });
     subscribeProviderEvents(provider, logger);
+    if (httpsIssuer) treatRequestsAsSecure(provider as unknown as Koa);
     return { provider, middleware: mount(provider as unknown as Koa) };
   };
 
@@ -230,6 +221,7 @@ export async function createLatchkey(
   let keyFingerprint = await services.keys.fingerprint();
 
   const app = new Koa({ proxy: config.trustProxy });
+  if (httpsIssuer) treatRequestsAsSecure(app);
   // Koa types keys as an array; its cookies take keygrip's shape, which CookieKeys has.
   app.keys = new CookieKeys(cookies) as unknown as string[];
   app.silent = true;
@@ -256,6 +248,8 @@ export async function createLatchkey(
 
   const metrics = createMetrics(config.metricsToken);
   app.use(requestContext(logger));
+  if (httpsIssuer) app.use(warnOfPlainHttp(logger));
+  if (branded.globals) app.use(useViewGlobals(branded.globals));
   app.use(metrics.middleware);
   app.use(securityHeaders);
   const vault = createVault({ store, keyring, issuer: config.issuer, logger, outbound }, options.vault);
@@ -264,7 +258,7 @@ export async function createLatchkey(
     byPath([
       ['/healthz', health(store)],
       ['/metrics', metrics.endpoint],
-      ['/assets/', staticAssets()],
+      ['/assets/', branded.assets],
       ['/interaction/', interactions.routes()],
       ['/account', account.routes()],
       ['/v1/', resources.routes()],

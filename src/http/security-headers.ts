@@ -1,7 +1,8 @@
 // Security headers, set by helmet before any route runs (oidc-provider reads the page CSP back to
 // add the hash of its form_post script). Two sets:
 // - pages (login, consent, account, device, logout, error and connect pages; anything not listed
-//   below) get helmet's full set with Latchkey's page CSP;
+//   below) get helmet's full set with Latchkey's page CSP, never framed (frame-ancestors 'none' and
+//   X-Frame-Options DENY agree);
 // - endpoints that only ever answer JSON or proxy an API (the protocol's back-channel endpoints,
 //   discovery, the resource and vault APIs) get the headers that matter for an API response
 //   (as in OWASP's REST security guidance): a CSP that allows nothing and no framing, nosniff,
@@ -21,7 +22,8 @@ const pageHeaders = helmet({
       // oidc-provider adds the hash of its own form_post script here when it renders one.
       scriptSrc: ["'self'"],
       styleSrc: ["'self'"],
-      imgSrc: ["'self'", 'data:'],
+      // https: the operator's logo (BRAND_LOGO) and clients' logos (logo_uri) on the consent page.
+      imgSrc: ["'self'", 'data:', 'https:'],
       frameAncestors: ["'none'"],
       baseUri: ["'none'"],
     },
@@ -30,6 +32,9 @@ const pageHeaders = helmet({
   crossOriginResourcePolicy: false,
   crossOriginEmbedderPolicy: false,
   hsts: HSTS,
+  // The same rule as frame-ancestors 'none', for browsers that predate CSP Level 2 (helmet's
+  // default, SAMEORIGIN, said otherwise).
+  xFrameOptions: { action: 'deny' },
 });
 
 const apiHeaders = helmet({

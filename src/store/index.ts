@@ -20,8 +20,12 @@ export async function openStore(config: Config, options: SqliteStoreOptions = {}
   return openMongoStore(config.database.url);
 }
 
-/** Path of the master key file used when LATCHKEY_MASTER_KEY is not set (embedded mode only). */
+/**
+ * Path of the master key file used when LATCHKEY_MASTER_KEY is not set (embedded mode only):
+ * LATCHKEY_MASTER_KEY_FILE, or master.key beside the database.
+ */
 export function masterKeyFilePath(config: Config): string {
+  if (config.masterKeyFile && config.database.kind === 'sqlite') return resolve(config.masterKeyFile);
   if (config.database.kind !== 'sqlite' || config.database.path === ':memory:') {
     throw new ConfigError('invalid setting LATCHKEY_MASTER_KEY: required unless the store is a SQLite file');
   }
@@ -29,8 +33,9 @@ export function masterKeyFilePath(config: Config): string {
 }
 
 /**
- * The keyring for encryption at rest: LATCHKEY_MASTER_KEY, or (embedded mode) a key file beside
- * the database, created on first start. `onCreate` is told when a new key file is written.
+ * The keyring for encryption at rest: LATCHKEY_MASTER_KEY, or (embedded mode) a key file
+ * (LATCHKEY_MASTER_KEY_FILE, or beside the database), created with mode 600 on first start.
+ * `onCreate` is told when a new key file is written.
  */
 export function loadKeyring(config: Config, onCreate?: (path: string) => void): Keyring {
   if (config.masterKey) return new Keyring(config.masterKey, [...config.previousMasterKeys]);
@@ -39,7 +44,7 @@ export function loadKeyring(config: Config, onCreate?: (path: string) => void): 
   }
   const path = masterKeyFilePath(config);
   if (!existsSync(path)) {
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     try {
       // `wx`: two processes starting at once must not overwrite each other's key.
       writeFileSync(path, randomBytes(32).toString('base64') + '\n', { flag: 'wx', mode: 0o600 });
@@ -52,7 +57,7 @@ export function loadKeyring(config: Config, onCreate?: (path: string) => void): 
   const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
   if (key.length !== 32)
     throw new ConfigError(
-      `invalid setting LATCHKEY_MASTER_KEY: key file ${path} is not a base64 32-byte key`,
+      `invalid setting ${config.masterKeyFile ? 'LATCHKEY_MASTER_KEY_FILE' : 'LATCHKEY_MASTER_KEY'}: key file ${path} is not a base64 32-byte key`,
     );
   return new Keyring(key, [...config.previousMasterKeys]);
 }

@@ -1,7 +1,14 @@
 // One error model for our own routes: `status`, `expose`, an OAuth `error` code and a public
 // `error_description` (the fields Koa's ctx.onerror reads). Anything else is a 500 with no detail.
 import type { Context, Next } from 'koa';
+import { pageErrorPage, type PageLink } from './error-pages.js';
 import { renderView } from './views.js';
+
+/** How an error page names the problem and the way on (pages only; JSON answers ignore it). */
+export interface ErrorPageHint {
+  heading?: string;
+  action?: PageLink;
+}
 
 export class HttpError extends Error {
   readonly expose = true;
@@ -9,6 +16,7 @@ export class HttpError extends Error {
     readonly status: number,
     readonly error: string,
     readonly error_description: string,
+    readonly page?: ErrorPageHint,
   ) {
     super(error_description);
     this.name = 'HttpError';
@@ -41,7 +49,7 @@ export function publicError(error: unknown): { status: number; error: string; er
   };
 }
 
-/** For page routes: renders the error page. */
+/** For page routes: renders the error page (in plain words, ./error-pages.ts). */
 export async function renderErrors(ctx: Context, next: Next): Promise<void> {
   try {
     await next();
@@ -50,13 +58,18 @@ export async function renderErrors(ctx: Context, next: Next): Promise<void> {
     if (out.status >= 500) ctx.state.log?.error({ err: error }, 'request failed');
     ctx.status = out.status;
     ctx.type = 'html';
-    ctx.body = renderView('error', {
-      title: 'Error',
-      error: out.error,
-      errorDescription: out.error_description,
-      status: out.status,
-      requestId: ctx.state.requestId,
-    });
+    const hint = out.status < 500 && error instanceof HttpError ? error.page : undefined;
+    ctx.body = renderView(
+      'error',
+      pageErrorPage({
+        error: out.error,
+        errorDescription: out.error_description,
+        status: out.status,
+        requestId: ctx.state.requestId,
+        heading: hint?.heading,
+        action: hint?.action,
+      }),
+    );
   }
 }
 

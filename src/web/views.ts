@@ -1,9 +1,36 @@
-// Server-rendered pages: pug templates from views/, compiled once and cached.
+// Server-rendered pages: pug templates from views/, compiled once and cached. Every page also gets
+// the app's view globals (the operator's branding), set once at start-up for that app.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import type { Context, Next } from 'koa';
 import pug from 'pug';
 
+/** The branding every page shows (views/layout.pug). */
+export interface BrandView {
+  /** The product name: page titles, the header, the texts that name the service. */
+  name: string;
+  /** The header logo; none: Latchkey's keyhole mark. */
+  logo?: { src: string } | undefined;
+  /** Where people get help (footer link). */
+  supportUrl?: string | undefined;
+  /** The stylesheet's address (with the operator's accent colour, a version query). */
+  stylesheet: string;
+  /** True when the operator set any branding: the footer then no longer says "Secured by Latchkey". */
+  custom: boolean;
+}
+
+export interface ViewGlobals {
+  brand: BrandView;
+}
+
+export const DEFAULT_VIEW_GLOBALS: ViewGlobals = Object.freeze({
+  brand: Object.freeze({ name: 'Latchkey', stylesheet: '/assets/latchkey.css', custom: false }),
+});
+
 const compiled = new Map<string, pug.compileTemplate>();
+/** The globals of the app serving this request: several apps (tests) may share one process. */
+const appGlobals = new AsyncLocalStorage<ViewGlobals>();
 
 function resolveViewsDir(): string {
   // Running from dist/src/web or from src/web (tests): views/ is at the repository root.
@@ -14,13 +41,28 @@ function resolveViewsDir(): string {
 
 const viewsDir = resolveViewsDir();
 
-export function renderView(name: string, locals: Record<string, unknown>): string {
+/**
+ * Middleware that gives every page rendered while the rest of the request runs these globals.
+ * Apps with Latchkey's own look need none (the defaults apply).
+ */
+export function useViewGlobals(globals: ViewGlobals) {
+  return function viewGlobals(_ctx: Context, next: Next): Promise<unknown> {
+    return appGlobals.run(globals, next);
+  };
+}
+
+/** The globals pages get in the current request. */
+export function currentViewGlobals(): ViewGlobals {
+  return appGlobals.getStore() ?? DEFAULT_VIEW_GLOBALS;
+}
+
+export function renderView(name: string, locals: object): string {
   let template = compiled.get(name);
   if (!template) {
     template = pug.compileFile(join(viewsDir, `${name}.pug`), { basedir: viewsDir });
     compiled.set(name, template);
   }
-  return template(locals);
+  return template({ ...currentViewGlobals(), ...locals });
 }
 
 export function publicDir(): string {

@@ -1,6 +1,6 @@
 // Opens the SQLite file with the settings that let several processes share it, and brings its
 // schema up to date. The schema version lives in PRAGMA user_version.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 
@@ -164,8 +164,27 @@ const MIGRATIONS: readonly string[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Opens (creating if need be) the database at `path` and migrates it to SCHEMA_VERSION. */
+/**
+ * The database file is created owner-only (mode 600) before SQLite opens it: SQLite gives its -wal
+ * and -shm files the database file's permissions (os_unix.c, findCreateFileMode and
+ * unixOpenSharedMemory). Files an older release left readable by others are narrowed too.
+ */
+function createPrivateFile(path: string): void {
+  mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      chmodSync(file, 0o600);
+    } catch (error) {
+      // Not there yet (SQLite makes it with the mode above), or another user's file: leave it.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'EPERM') throw error;
+    }
+  }
+}
+
 export function openDatabase(path: string): DatabaseSync {
-  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+  if (path !== ':memory:') createPrivateFile(path);
   const db = new DatabaseSync(path);
   try {
     // busy_timeout first: the statements below may already wait for another process's lock.
