@@ -2,6 +2,7 @@
 import cluster from 'node:cluster';
 import { pino, type Logger } from 'pino';
 import { argon2BuildProblem, describeArgon2Build } from './authorization/argon2-build.js';
+import { serveClusterMetrics } from './http/cluster-metrics.js';
 import { ConfigError, configWarnings, loadConfig } from './config/index.js';
 import { createLatchkey } from './http/app.js';
 import { loadKeyring, openStore } from './store/index.js';
@@ -9,6 +10,8 @@ import { loadKeyring, openStore } from './store/index.js';
 /** Cluster mode: the primary only forks workers (sharing the port) and replaces any that die. */
 function runPrimary(workers: number, logger: Logger) {
   let stopping = false;
+  // A scrape of /metrics reaches one worker, which asks here for the whole group's metrics.
+  serveClusterMetrics();
   for (let index = 0; index < workers; index++) cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
@@ -65,7 +68,7 @@ async function main() {
     runPrimary(config.workers, logger);
     return;
   }
-  const latchkey = await createLatchkey(config, store, keyring, { logger });
+  const latchkey = await createLatchkey(config, store, keyring, { logger, clusterMetrics: cluster.isWorker });
   const server = latchkey.app.listen(config.port, config.host, () => {
     logger.info(
       {

@@ -61,6 +61,8 @@ export interface LatchkeyOptions {
   throttle?: ThrottleOptions;
   /** How often a running server looks for rotated signing keys (ms); 0 disables. Default 1 s. */
   keyReloadIntervalMs?: number;
+  /** A worker of `WORKERS=n`: /metrics answers for every worker (the primary gathers them). */
+  clusterMetrics?: boolean;
   vault?: VaultOptions;
 }
 
@@ -246,7 +248,7 @@ export async function createLatchkey(
   });
   const account = accountRoutes({ provider, store, keyring, accounts: services.accounts, throttle });
 
-  const metrics = createMetrics(config.metricsToken);
+  const metrics = createMetrics(config.metricsToken, { cluster: options.clusterMetrics ?? false });
   app.use(requestContext(logger));
   if (httpsIssuer) app.use(warnOfPlainHttp(logger));
   if (branded.globals) app.use(useViewGlobals(branded.globals));

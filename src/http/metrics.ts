@@ -4,6 +4,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { VAULT_EVENTS, type VaultEvents } from '../vault/events.js';
+import { clusterMetricsReader } from './cluster-metrics.js';
 
 // Route groups by first path segment (and the vault's second). Anything else is "other": a label
 // taken from the path as sent would let any client create series without end.
@@ -48,7 +49,12 @@ export interface Metrics {
   observeVault(events: VaultEvents): void;
 }
 
-export function createMetrics(token: string | undefined): Metrics {
+export interface MetricsOptions {
+  /** A cluster worker (WORKERS=n): /metrics answers for the whole process group (./cluster-metrics.ts). */
+  cluster?: boolean;
+}
+
+export function createMetrics(token: string | undefined, options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
   const duration = new Histogram({
@@ -65,6 +71,7 @@ export function createMetrics(token: string | undefined): Metrics {
     registers: [registry],
   });
   const expected = token ? createHash('sha256').update(token).digest() : undefined;
+  const render = options.cluster && expected ? clusterMetricsReader(registry) : () => registry.metrics();
   // One label object per route, method and status, made once: there are only a few dozen.
   const labelSets = new Map<string, { route: string; method: string; status: string }>();
   const labelsOf = (route: string, method: string, status: number) => {
@@ -104,7 +111,7 @@ export function createMetrics(token: string | undefined): Metrics {
         return;
       }
       ctx.type = registry.contentType;
-      ctx.body = await registry.metrics();
+      ctx.body = await render();
     },
     observeVault(events) {
       for (const name of VAULT_EVENTS) events.on(name, () => vaultEvents.inc({ event: name }));
