@@ -2,9 +2,11 @@
 // SQLite file and again on one PostgreSQL database (skipped, with the reason, where no server
 // answers): a flow may hop between instances, a rotated refresh token is refused as reused
 // wherever it comes back, a client changed through one instance is seen by the others within a
-// second, the vault refreshes an upstream token once for the whole cluster, and a `kill -9` of one
-// instance under load costs neither the others' answers nor a refresh token a caller was given.
+// second, wrong passwords and DPoP proofs count once for the whole cluster, the vault refreshes an
+// upstream token once, and a `kill -9` of one instance under load costs neither the others'
+// answers nor a refresh token a caller was given.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { generateKeyPair } from 'jose';
 import * as oauth from 'openid-client';
 import { ADMIN_API_IDENTIFIER } from '../src/admin/admin-api.js';
 import { Browser, formAction, hiddenInput } from './support/browser.js';
@@ -18,6 +20,7 @@ import {
 } from './support/cluster.js';
 import { startFakeProvider, type FakeProvider } from './support/fake-provider.js';
 import { CALLBACK, PASSWORD, seed, type Fixtures } from './support/flows.js';
+import { dpopProof } from './support/resource-api.js';
 import { vaultApp } from './support/vault.js';
 
 const NATIVE_CALLBACK = 'http://127.0.0.1:9/native';
@@ -36,9 +39,10 @@ async function post(
   cluster: Cluster,
   path: string,
   form: Record<string, string>,
-  options: { instance?: number; basic?: [string, string] } = {},
+  options: { instance?: number; basic?: [string, string]; dpop?: string } = {},
 ): Promise<Answer> {
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  if (options.dpop) headers.dpop = options.dpop;
   if (options.instance !== undefined) headers[INSTANCE_HEADER] = String(options.instance);
   if (options.basic) {
     const [id, secret] = options.basic.map(encodeURIComponent);
@@ -107,6 +111,8 @@ async function signIn(
   cluster: Cluster,
   fixtures: Fixtures,
   steps: { authorize: number; login: number; consent: number; exchange: number } | 'round-robin',
+  /** A DPoP proof for the code exchange: the tokens are then bound to its key (RFC 9449 §5). */
+  dpop?: string,
 ): Promise<{ ok: true; refreshToken: string; accessToken: string } | { ok: false; reason: string }> {
   const pick = (step: 'authorize' | 'login' | 'consent' | 'exchange') =>
     steps === 'round-robin' ? undefined : steps[step];
@@ -159,7 +165,7 @@ async function signIn(
       client_id: fixtures.native.client_id,
       code_verifier: verifier,
     },
-    exchange === undefined ? {} : { instance: exchange },
+    { ...(exchange === undefined ? {} : { instance: exchange }), ...(dpop ? { dpop } : {}) },
   );
   if (tokens.status !== 200) return { ok: false, reason: `code exchange answered ${tokens.status}` };
   return { ok: true, refreshToken: tokens.body.refresh_token, accessToken: tokens.body.access_token };
@@ -454,11 +460,15 @@ describe.each(kinds)('three Latchkey processes on one %s store', (kind) => {
       }
     };
 
+    // Killed, then started again at once, as an orchestrator would: the load goes on meanwhile.
     let killedAt = 0;
+    let restartedAt = 0;
     const killer = (async () => {
       await new Promise((resolve) => setTimeout(resolve, KILL_AFTER_MS));
       await cluster.kill(VICTIM);
       killedAt = Date.now();
+      await cluster.restart(VICTIM);
+      restartedAt = Date.now();
     })();
     await Promise.all([
       killer,
@@ -471,20 +481,21 @@ describe.each(kinds)('three Latchkey processes on one %s store', (kind) => {
     expect(unexpected).toEqual([]);
     // No instance answered with a server error, before the kill or after it.
     expect(cluster.answers.filter((answer) => !answer.fromFront && answer.status >= 500)).toEqual([]);
-    // The two others kept answering after the kill.
-    const afterKill = cluster.answers.filter((answer) => answer.at > killedAt && !answer.fromFront);
+    // The two others kept answering while the victim was down.
+    const whileDown = cluster.answers.filter(
+      (answer) => answer.at > killedAt && answer.at < restartedAt && !answer.fromFront,
+    );
     for (const survivor of [0, 2]) {
-      expect(afterKill.filter((answer) => answer.instance === survivor).length).toBeGreaterThan(10);
+      expect(whileDown.filter((answer) => answer.instance === survivor).length).toBeGreaterThan(10);
     }
-    expect(afterKill.filter((answer) => answer.instance === VICTIM)).toEqual([]);
+    expect(whileDown.filter((answer) => answer.instance === VICTIM)).toEqual([]);
     expect(outcomes.refreshes).toBeGreaterThan(10);
     expect(outcomes.clientCredentials).toBeGreaterThan(10);
     expect(outcomes.logins).toBeGreaterThan(0);
 
-    // After a restart, every refresh token a caller holds works once, on any instance, the
+    // After the restart, every refresh token a caller holds works once, on any instance, the
     // restarted one too. A token whose refresh died with the instance either still works or was
     // used by that very refresh (the caller's own rotation), never anything else.
-    await cluster.restart(VICTIM);
     const checks = await Promise.all(
       chains.map(async (chain, index) => ({
         chain,
@@ -526,8 +537,53 @@ describe.each(kinds)('three Latchkey processes on one %s store', (kind) => {
     expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(5);
   });
 
-  it.todo(
-    'DPoP replay across instances: a proof replayed at another instance is refused ' +
-      '(waits for the DPoP replay cache in the store, packages/resource/src/dpop.ts)',
-  );
+  test('a DPoP proof used at one instance is refused at the others', async () => {
+    const keyPair = await generateKeyPair('ES256');
+    const tokenUrl = `${cluster.issuer}/token`;
+    // At the authorization server: a client_credentials request with a proof (RFC 9449 §5).
+    const service = fixtures.service;
+    const withProof = (proof: string, instance: number) =>
+      post(
+        cluster,
+        '/token',
+        { grant_type: 'client_credentials', resource: fixtures.opaqueApi, scope: 'read' },
+        { basic: [service.client_id, service.client_secret], instance, dpop: proof },
+      );
+    const proof = await dpopProof(keyPair, { method: 'POST', url: tokenUrl });
+    const accepted = await withProof(proof, 0);
+    expect(accepted.status).toBe(200);
+    expect(accepted.body.token_type).toBe('DPoP');
+    for (const instance of [1, 2]) {
+      const replayed = await withProof(proof, instance);
+      expect(replayed.status).toBe(400);
+      expect(replayed.body.error).toBe('invalid_grant');
+    }
+    const fresh = await dpopProof(keyPair, { method: 'POST', url: tokenUrl });
+    expect((await withProof(fresh, 1)).status).toBe(200);
+
+    // At the resource checks (/v1): a user's DPoP-bound access token, one proof per request.
+    const signedIn = await signIn(
+      cluster,
+      fixtures,
+      'round-robin',
+      await dpopProof(keyPair, { method: 'POST', url: tokenUrl }),
+    );
+    if (!signedIn.ok) throw new Error(signedIn.reason);
+    const me = `${cluster.issuer}/v1/users/me`;
+    const callMe = (dpop: string, instance: number) =>
+      fetch(me, {
+        headers: {
+          authorization: `DPoP ${signedIn.accessToken}`,
+          dpop,
+          [INSTANCE_HEADER]: String(instance),
+        },
+      });
+    const used = await dpopProof(keyPair, { method: 'GET', url: me, accessToken: signedIn.accessToken });
+    expect((await callMe(used, 2)).status).toBe(200);
+    for (const instance of [0, 1]) {
+      const replayed = await callMe(used, instance);
+      expect(replayed.status).toBe(401);
+      expect(await replayed.json()).toMatchObject({ error: 'invalid_dpop_proof' });
+    }
+  });
 });
