@@ -52,7 +52,7 @@ export async function startLatchkeyBench(
     logger: pino({ level: 'silent' }),
     keyReloadIntervalMs: 0,
     // Every bench login is the same user from the same address: throttling would stop the flow loop.
-    throttle: { perSource: 1e9, perAccount: 1e9 },
+    throttle: { perSource: 1e9, perAccount: 1e9, perAddress: 1e9 },
   });
   const fixtures = await seedFixtures(latchkey, url);
 

@@ -203,3 +203,41 @@ describe('login throttling', () => {
     }
   }, 60_000);
 });
+
+describe('password spraying from one address', () => {
+  test('after 50 failed tries across accounts the address is refused; other addresses are not', async () => {
+    const SPRAYER = '192.0.2.99';
+    await server.latchkey.services.accounts.create({
+      email: 'dave@example.com',
+      name: 'Dave',
+      password: PASSWORD,
+    });
+    const form = await openLoginForm();
+    const statuses: number[] = [];
+    for (let index = 0; index < 52; index++) {
+      const response = await tryLogin(
+        form,
+        { email: `user-${index}@example.com`, password: 'Winter2026!' },
+        { from: SPRAYER },
+      );
+      statuses.push(response.status);
+    }
+    expect(statuses.slice(0, 50).every((status) => status === 401)).toBe(true);
+    expect(statuses.slice(50)).toEqual([429, 429]);
+    // The sprayer's right password for a real account is refused too: nothing is checked.
+    const counting = countPasswordChecks(server);
+    const blocked = await tryLogin(
+      form,
+      { email: 'dave@example.com', password: PASSWORD },
+      { from: SPRAYER },
+    );
+    expect(blocked.status).toBe(429);
+    expect(counting.done()).toBe(0);
+    const elsewhere = await tryLogin(
+      await openLoginForm(),
+      { email: 'dave@example.com', password: PASSWORD },
+      { from: '198.51.100.77' },
+    );
+    expect(signedIn(elsewhere)).toBe(true);
+  });
+});

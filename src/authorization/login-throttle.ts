@@ -3,7 +3,10 @@
 // before its password is checked, by one atomic counter step, so that a burst of concurrent tries
 // cannot all pass a limit that each of them checked before any was counted.
 //
-// Two limits, so that slowing an attacker does not lock the owner out:
+// Three limits, so that slowing an attacker does not lock the owner out:
+// - per source address, across accounts: `perAddress` failed tries per window, then that address
+//   is refused until the window ends. This stops one address spraying passwords over many accounts;
+//   successes give their try back, so an office behind one address is not held to it.
 // - per (account, source address): `perSource` tries per window, then that address is refused for
 //   that account until the window ends. A success clears it. Failures from other addresses never
 //   count here, so nobody else can lock the owner out of their own address.
@@ -16,6 +19,8 @@ import type { AccountRecord, CounterStore } from '../store/types.js';
 import type { AccountService } from './accounts.js';
 
 export interface ThrottleOptions {
+  /** Failed tries per source address, across accounts, within the window. Default 50. */
+  perAddress?: number;
   /** Tries per (account, source address) within the window; then refused until it ends. Default 5. */
   perSource?: number;
   /** Tries per account, from anywhere, within the window before they are spaced out. Default 10. */
@@ -53,6 +58,7 @@ function counterKey(kind: string, ...parts: string[]): string {
 
 export class LoginThrottle {
   readonly #counters: CounterStore;
+  readonly #perAddress: number;
   readonly #perSource: number;
   readonly #perAccount: number;
   readonly #windowMs: number;
@@ -61,6 +67,7 @@ export class LoginThrottle {
 
   constructor(counters: CounterStore, options: ThrottleOptions = {}) {
     this.#counters = counters;
+    this.#perAddress = options.perAddress ?? 50;
     this.#perSource = options.perSource ?? 5;
     this.#perAccount = options.perAccount ?? 10;
     this.#windowMs = (options.windowSeconds ?? 15 * 60) * 1000;
@@ -70,9 +77,17 @@ export class LoginThrottle {
 
   /** Reserves one try for `email` from `address`, before its password is checked. */
   async reserve(email: string, address: string, now = Date.now()): Promise<ThrottleDecision> {
+    const byAddressKey = counterKey('address', sourceOf(address));
+    const byAddress = await this.#counters.hit(byAddressKey, this.#windowMs, now);
+    if (byAddress.count > this.#perAddress) return refused(byAddress.resetAt - now);
+
     const bySourceKey = counterKey('source', email, sourceOf(address));
     const bySource = await this.#counters.hit(bySourceKey, this.#windowMs, now);
-    if (bySource.count > this.#perSource) return refused(bySource.resetAt - now);
+    if (bySource.count > this.#perSource) {
+      // Refused for this account alone: it is not a try against the address's other accounts.
+      await this.#counters.decrement(byAddressKey, now);
+      return refused(bySource.resetAt - now);
+    }
 
     const byAccount = await this.#counters.hit(counterKey('account', email), this.#windowMs, now);
     if (byAccount.count <= this.#perAccount) return ALLOWED;
@@ -81,8 +96,9 @@ export class LoginThrottle {
     const delayMs = Math.min(this.#firstDelayMs * 2 ** Math.min(beyond, 30), this.#maxDelayMs);
     const turn = await this.#counters.hit(counterKey('turn', email), delayMs, now);
     if (turn.count === 1) return ALLOWED;
-    // Not this try's turn: no password was checked, so the address gets its try back.
+    // Not this try's turn: no password was checked, so the address gets its tries back.
     await this.#counters.decrement(bySourceKey, now);
+    await this.#counters.decrement(byAddressKey, now);
     return refused(turn.resetAt - now);
   }
 
@@ -90,6 +106,7 @@ export class LoginThrottle {
   async succeeded(email: string, address: string, now = Date.now()): Promise<void> {
     await this.#counters.reset(counterKey('source', email, sourceOf(address)));
     await this.#counters.decrement(counterKey('account', email), now);
+    await this.#counters.decrement(counterKey('address', sourceOf(address)), now);
   }
 }
 
