@@ -118,7 +118,11 @@ async function seedFixtures(latchkey: Latchkey, url: string): Promise<BenchFixtu
       await grants.grant(service.client_id, identifier, API_SCOPE);
       await grants.grant(web.client_id, identifier, API_SCOPE);
     }
-    await grants.grant(vaultApp.client_id, `${url.replace(/\/$/, '')}/vault`, 'vault:connect vault:tokens vault:proxy vault:admin');
+    await grants.grant(
+      vaultApp.client_id,
+      `${url.replace(/\/$/, '')}/vault`,
+      'vault:connect vault:tokens vault:proxy vault:admin',
+    );
   }
   return {
     url,

@@ -140,8 +140,7 @@ export function registerApis(program: Command, io: CliIo): void {
   ).action((identifier: string, options: ApiOptions) =>
     withSession(io, async ({ services }) => {
       const changes = changesFrom(options);
-      if (Object.keys(changes).length === 0)
-        throw new Error('nothing to change: give at least one option');
+      if (Object.keys(changes).length === 0) throw new Error('nothing to change: give at least one option');
       const api = await services.apis.update(identifier, changes);
       if (!api) throw new NotFoundError('API', identifier);
       if (options.json) writeJson(io, apiView(api));
