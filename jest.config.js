@@ -8,6 +8,8 @@ export default {
   moduleNameMapper: {
     // The workspace package from its sources, as the type check reads it (no build needed).
     '^@latchkey/resource$': '<rootDir>/packages/resource/src/index.ts',
+    // The package's root entry, as the examples import it, from its sources.
+    '^latchkey$': '<rootDir>/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

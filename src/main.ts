@@ -3,9 +3,8 @@ import cluster from 'node:cluster';
 import { pino, type Logger } from 'pino';
 import { argon2BuildProblem, describeArgon2Build } from './authorization/argon2-build.js';
 import { serveClusterMetrics } from './http/cluster-metrics.js';
-import { ConfigError, configWarnings, loadConfig } from './config/index.js';
-import { createLatchkey } from './http/app.js';
-import { loadKeyring, openStore } from './store/index.js';
+import { ConfigError, loadConfig } from './config/index.js';
+import { createLatchkeyApp, type LatchkeyAppOptions } from './http/latchkey-app.js';
 
 /** Cluster mode: the primary only forks workers (sharing the port) and replaces any that die. */
 function runPrimary(workers: number, logger: Logger) {
@@ -48,27 +47,20 @@ async function main() {
     process.exit(1);
   }
   const logger = pino({ level: config.logLevel, base: { service: 'latchkey' } });
-  const keyring = loadKeyring(config, (path) =>
-    logger.warn(
-      { path },
-      'created a master encryption key file beside the database; set LATCHKEY_MASTER_KEY in production',
-    ),
-  );
-  for (const warning of configWarnings(config)) logger.warn(warning);
-  let store;
-  try {
-    store = await openStore(config, { backgroundCheckpoints: true });
-  } catch (error) {
-    process.stderr.write(`latchkey: ${(error as Error).message.split('\n')[0]}\n`);
-    process.exit(1);
-  }
+  // The same factory a Node app mounts Latchkey with (./http/latchkey-app.ts).
+  const start = (options: Partial<LatchkeyAppOptions> = {}) =>
+    createLatchkeyApp({ config, logger, ...options }).catch((error: unknown) => {
+      process.stderr.write(`latchkey: ${(error as Error).message.split('\n')[0]}\n`);
+      process.exit(1);
+    });
   if (config.workers > 1 && cluster.isPrimary) {
     // First-start work (keys, cookie keys, built-in APIs) once, here, then the workers.
-    await (await createLatchkey(config, store, keyring, { logger, keyReloadIntervalMs: 0 })).close();
+    await (await start({ keyReloadIntervalMs: 0 })).close();
     runPrimary(config.workers, logger);
     return;
   }
-  const latchkey = await createLatchkey(config, store, keyring, { logger, clusterMetrics: cluster.isWorker });
+  const latchkey = await start({ clusterMetrics: cluster.isWorker });
+  const store = latchkey.store;
   const server = latchkey.app.listen(config.port, config.host, () => {
     logger.info(
       {

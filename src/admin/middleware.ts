@@ -15,6 +15,8 @@ import { apiRoutes } from './routes/apis.js';
 import { clientGrantRoutes } from './routes/client-grants.js';
 import { clientRoutes } from './routes/clients.js';
 import { keyRoutes } from './routes/keys.js';
+import { loginRequestRoutes } from './routes/login-requests.js';
+import { subjectRoutes } from './routes/subjects.js';
 import { userRoutes } from './routes/users.js';
 import { vaultIntegrationRoutes } from './routes/vault-integrations.js';
 import { answer, noStore, parseRequest, readJsonBody, requireScope } from './steps.js';
@@ -31,6 +33,8 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
     ...apiRoutes(deps),
     ...userRoutes(deps),
     ...keyRoutes(deps),
+    ...loginRequestRoutes(deps),
+    ...subjectRoutes(deps),
   ];
 }
 

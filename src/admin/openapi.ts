@@ -62,6 +62,10 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
   },
   404: { name: 'NotFound', description: '`not_found`: no such record (or route).' },
   409: { name: 'Conflict', description: '`conflict`: the change clashes with what is stored.' },
+  410: {
+    name: 'Gone',
+    description: '`already_handled`: the login or consent request was answered already.',
+  },
   500: {
     name: 'ServerError',
     description: '`server_error`: something failed on our side; nothing more is said.',

@@ -7,6 +7,8 @@ import type { ApiService } from '../authorization/apis.js';
 import type { ClientGrantService } from '../authorization/client-grants.js';
 import type { ClientService, ClientValidator } from '../authorization/clients.js';
 import type { KeyService } from '../authorization/keys.js';
+import type { LinkedSubjectService } from '../authorization/linked-subjects.js';
+import type { LoginChallengeService } from '../authorization/login-challenges.js';
 import type { Vault } from '../vault/vault.js';
 
 export interface AdminServices {
@@ -15,6 +17,8 @@ export interface AdminServices {
   apis: ApiService;
   accounts: AccountService;
   keys: KeyService;
+  linkedSubjects: LinkedSubjectService;
+  challenges: LoginChallengeService;
 }
 
 export interface AdminDeps {
@@ -31,4 +35,4 @@ export interface AdminDeps {
   replayStore?: DpopReplayStore;
 }
 
-export type AdminScope = 'admin:read' | 'admin:write';
+export type AdminScope = 'admin:read' | 'admin:write' | 'admin:login';

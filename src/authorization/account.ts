@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { csrfToken, verifyCsrf } from '../web/csrf.js';
 import { formBody } from '../web/request-body.js';
 import { HttpError, renderErrors } from '../web/errors.js';
+import { localPath } from '../web/mount-path.js';
 import { renderView } from '../web/views.js';
 import { openRecordPayload, RecordAdapter } from '../store/oidc-adapter.js';
 import type { Keyring } from '../store/encryption.js';
@@ -76,7 +77,7 @@ function sessionCookieOptions(ctx: Context) {
     httpOnly: true,
     sameSite: 'strict' as const,
     secure: ctx.secure,
-    path: '/account',
+    path: localPath(ctx, '/account'),
   };
 }
 
@@ -181,7 +182,7 @@ function signIn(deps: AccountPageDependencies, sessions: AccountSessions) {
     if (previous) await sessions.end(previous);
     const id = await sessions.start(outcome.account.id);
     ctx.cookies.set(COOKIE, id, { ...sessionCookieOptions(ctx), maxAge: SESSION_SECONDS * 1000 });
-    ctx.redirect('/account');
+    ctx.redirect(localPath(ctx, '/account'));
   };
 }
 
@@ -203,13 +204,13 @@ function signOut(deps: AccountPageDependencies, sessions: AccountSessions) {
     ctx.cookies.set(COOKIE, null, sessionCookieOptions(ctx));
     ctx.cookies.set(OIDC_SESSION_COOKIE, null, { signed: true, httpOnly: true, path: '/' });
     ctx.state.log?.info({ event: 'account.signed_out' });
-    ctx.redirect('/account?signed_out=1');
+    ctx.redirect(localPath(ctx, '/account?signed_out=1'));
   };
 }
 
 /** GET /account/logout (an old link) signs no one out: it shows the account page and its button. */
 function signOutByGet(ctx: Context) {
-  ctx.redirect('/account');
+  ctx.redirect(localPath(ctx, '/account'));
 }
 
 function revokeApp(deps: AccountPageDependencies, sessions: AccountSessions) {
@@ -229,7 +230,7 @@ function revokeApp(deps: AccountPageDependencies, sessions: AccountSessions) {
     // Removing the grant id removes the grant and every code and token issued under it.
     for (const grantId of app.grantIds) await deps.store.oidc.revokeByGrantId(grantId);
     ctx.state.log?.info({ event: 'grant.revoked', clientId: app.clientId, via: 'account page' });
-    ctx.redirect('/account?revoked=1');
+    ctx.redirect(localPath(ctx, '/account?revoked=1'));
   };
 }
 

@@ -48,13 +48,25 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+/**
+ * An account that may sign in: one of Latchkey's own, or a subject whose claims another system
+ * keeps (a host app's user, a subject linked through LOGIN_URL), which may lack any claim.
+ */
+export type ActiveAccount = Pick<AccountRecord, 'id'> &
+  Partial<Pick<AccountRecord, 'email' | 'emailVerified' | 'name' | 'updatedAt'>>;
+
+/** Accounts kept outside Latchkey's own table, asked for an id that is not one of its accounts. */
+export type ExternalAccounts = (id: string) => Promise<ActiveAccount | undefined>;
+
 export class AccountService {
   readonly #store: Store;
+  readonly #external: ExternalAccounts | undefined;
   /** A hash to verify against when the email is unknown, so timing does not reveal accounts. */
   #dummyHash: Promise<string> | undefined;
 
-  constructor(store: Store) {
+  constructor(store: Store, external?: ExternalAccounts) {
     this.#store = store;
+    this.#external = external;
   }
 
   async create(input: {
@@ -88,10 +100,14 @@ export class AccountService {
     return this.#store.accounts.get(id);
   }
 
-  /** The account if it may be used now: unknown and disabled accounts are both undefined. */
-  async getActive(id: string): Promise<AccountRecord | undefined> {
+  /**
+   * The account if it may be used now (unknown and disabled accounts are both undefined): one of
+   * Latchkey's own, else one the external accounts know (findAccount, userinfo, /v1/users/me).
+   */
+  async getActive(id: string): Promise<ActiveAccount | undefined> {
     const account = await this.#store.accounts.get(id);
-    return account && !account.disabled ? account : undefined;
+    if (account) return account.disabled ? undefined : account;
+    return this.#external?.(id);
   }
 
   list(): Promise<AccountRecord[]> {
@@ -201,25 +217,26 @@ function assertPasswordStrength(password: string): void {
 }
 
 /** The standard claims of an account, before scope filtering. */
-export function accountClaims(account: AccountRecord): Record<string, unknown> {
+export function accountClaims(account: ActiveAccount): Record<string, unknown> {
   return {
     sub: account.id,
     email: account.email,
     email_verified: account.emailVerified,
     name: account.name,
-    updated_at: Math.floor(account.updatedAt / 1000),
+    updated_at: account.updatedAt === undefined ? undefined : Math.floor(account.updatedAt / 1000),
   };
 }
 
 /** Claims allowed by a space-separated scope string. */
 export function claimsForScope(
-  account: AccountRecord,
+  account: ActiveAccount,
   scope: string,
 ): { sub: string; [claim: string]: unknown } {
   const all = accountClaims(account);
   const released: { sub: string; [claim: string]: unknown } = { sub: account.id };
   for (const name of scope.split(' ')) {
-    for (const claim of SCOPE_CLAIMS[name] ?? []) released[claim] = all[claim];
+    // A claim an external account lacks is left out, not released as undefined.
+    for (const claim of SCOPE_CLAIMS[name] ?? []) if (all[claim] !== undefined) released[claim] = all[claim];
   }
   return released;
 }

@@ -19,6 +19,11 @@ export interface InteractionDependencies {
   accounts: AccountService;
   apis: ApiService;
   throttle: LoginThrottle;
+  /**
+   * A step before the page that may hand sign-in and consent to the operator's app instead
+   * (LOGIN_URL, CONSENT_URL, a host app: ./login-handoff.ts); it sees the loaded interaction.
+   */
+  handOff?: ((ctx: Context, next: Next) => Promise<void>) | undefined;
 }
 
 type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -264,7 +269,8 @@ function abortInteraction(deps: InteractionDependencies) {
 export function interactionRoutes(deps: InteractionDependencies): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const load = loadInteraction(deps);
-  router.get('/', noStore, renderErrors, load, showInteraction(deps));
+  const handOff = deps.handOff ? [deps.handOff] : [];
+  router.get('/', noStore, renderErrors, load, ...handOff, showInteraction(deps));
   router.post('/login', noStore, renderErrors, formBody, verifyCsrf, load, submitLogin(deps));
   router.post('/confirm', noStore, renderErrors, formBody, verifyCsrf, load, confirmConsent(deps));
   router.post('/abort', noStore, renderErrors, formBody, verifyCsrf, load, abortInteraction(deps));

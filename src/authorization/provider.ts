@@ -1,6 +1,6 @@
 // AuthorizationProvider: the oidc-provider configuration. Everything protocol-shaped is the
 // library's; this file only says which features are on and where our data comes from.
-import Provider, { errors, type Configuration } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Configuration } from 'oidc-provider';
 import type { Config } from '../config/index.js';
 import { createAdapterFactory } from '../store/oidc-adapter.js';
 import type { Keyring } from '../store/encryption.js';
@@ -29,6 +29,8 @@ export interface ProviderDependencies {
   cookieKeys: CookieKeys;
   /** The process's outbound client; default one from the configuration (the CLI). */
   outbound?: OutboundClient;
+  /** Checks added to the login prompt (embedded in a host app: its session, ./login-handoff.ts). */
+  loginChecks?: interactionPolicy.Check[];
 }
 
 /** oidc-provider's `fetch` option on the outbound client, without the library's own dispatcher. */
@@ -85,6 +87,9 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       names: { session: 'latchkey.session', interaction: 'latchkey.interaction', resume: 'latchkey.resume' },
     },
     claims: Object.fromEntries(Object.entries(SCOPE_CLAIMS).map(([scope, claims]) => [scope, [...claims]])),
+    // The ID token carries the claims its scopes release, as userinfo does (OIDC Core §5.4 allows
+    // both); oidc-provider's default puts them in userinfo only whenever an access token is issued.
+    conformIdTokenClaims: false,
     scopes: [...OIDC_SCOPES],
     responseTypes: ['code'],
     clientDefaults: {
@@ -119,7 +124,10 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       };
     },
     interactions: {
-      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      // Under the issuer's path, where a host app mounts Latchkey (the interaction cookie's path too).
+      url: (_ctx, interaction) =>
+        `${new URL(config.issuer).pathname.replace(/\/$/, '')}/interaction/${interaction.uid}`,
+      ...(deps.loginChecks?.length ? { policy: loginPolicy(deps.loginChecks) } : {}),
     },
     // RFC 9700 §2.1.1: PKCE for every public client; S256 is the only method oidc-provider v9 offers.
     pkce: {
@@ -258,6 +266,13 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       );
     },
   };
+}
+
+/** oidc-provider's prompts, with more checks that may ask for the login prompt. */
+function loginPolicy(checks: interactionPolicy.Check[]) {
+  const policy = interactionPolicy.base();
+  for (const check of checks) policy.get('login')!.checks.add(check);
+  return policy;
 }
 
 export function createAuthorizationProvider(deps: ProviderDependencies): Provider {

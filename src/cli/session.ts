@@ -21,7 +21,7 @@ export async function withSession<T>(io: CliIo, work: (session: Session) => Prom
   );
   const store = await openStore(config);
   try {
-    return await work({ config, store, keyring, services: createServices(store, keyring) });
+    return await work({ config, store, keyring, services: createServices(store, keyring, config.issuer) });
   } finally {
     await store.close();
   }

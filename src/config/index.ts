@@ -121,6 +121,14 @@ const environmentSchema = z.object({
     .optional(),
   /** Branding: where people get help (https or mailto: URL), linked from every page's footer. */
   BRAND_SUPPORT_URL: z.url({ protocol: /^(https?|mailto)$/ }).optional(),
+  /**
+   * Sign-in handed to the operator's own app: the login step sends the browser to this URL with
+   * `login_challenge=…` added to its query, and the app answers through the admin API
+   * (/admin/v1/login-requests). Default none: Latchkey's own login page. https in production.
+   */
+  LOGIN_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** The same for the consent step (`consent_challenge=…`, /admin/v1/consent-requests). Default none. */
+  CONSENT_URL: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 /** Image types a BRAND_LOGO file may have, by extension. */
@@ -174,6 +182,9 @@ export interface Config {
   /** LATCHKEY_MASTER_KEY_FILE: the key file chosen explicitly, if any. */
   readonly masterKeyFile?: string | undefined;
   readonly branding: Branding;
+  /** LOGIN_URL and CONSENT_URL: the operator's pages that sign users in and ask their consent. */
+  readonly loginUrl?: string | undefined;
+  readonly consentUrl?: string | undefined;
 }
 
 /** Reads the configuration from an environment (process.env by default). Throws ConfigError. */
@@ -234,6 +245,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       accentColor: env.BRAND_ACCENT_COLOR?.toLowerCase(),
       supportUrl: env.BRAND_SUPPORT_URL,
     }),
+    loginUrl: env.LOGIN_URL,
+    consentUrl: env.CONSENT_URL,
   });
 }
 

@@ -14,6 +14,14 @@ import { ClientGrantService } from '../authorization/client-grants.js';
 import { ClientService } from '../authorization/clients.js';
 import { interactionRoutes } from '../authorization/interactions.js';
 import { KeyService } from '../authorization/keys.js';
+import { LinkedSubjectService } from '../authorization/linked-subjects.js';
+import { LoginChallengeService } from '../authorization/login-challenges.js';
+import {
+  hostAccountsAsExternal,
+  hostSessionCheck,
+  loginHandOff,
+  type HostAccounts,
+} from '../authorization/login-handoff.js';
 import { LoginThrottle, type ThrottleOptions } from '../authorization/login-throttle.js';
 import { createAuthorizationProvider, LONG_COOKIE_OPTIONS, SESSION_TTL } from '../authorization/provider.js';
 import { resourceRoutes } from '../resource/routes.js';
@@ -30,9 +38,10 @@ import { CookieKeys } from '../web/cookie-keys.js';
 import { createMetrics } from './metrics.js';
 import { securityHeaders } from './security-headers.js';
 import { createOutboundClient } from '../web/outbound.js';
-import { useViewGlobals } from '../web/views.js';
+import { DEFAULT_VIEW_GLOBALS, useViewGlobals } from '../web/views.js';
 import { brandedPages } from './branding.js';
 import { issuerIsHttps, treatRequestsAsSecure, warnOfPlainHttp } from './secure-cookies.js';
+import { issuerPath, ownContext, underIssuerPath } from './mount-path.js';
 
 export interface Services {
   accounts: AccountService;
@@ -40,6 +49,10 @@ export interface Services {
   apis: ApiService;
   grants: ClientGrantService;
   keys: KeyService;
+  /** Users an app signs in through LOGIN_URL: their subjects and claims. */
+  linkedSubjects: LinkedSubjectService;
+  /** The login and consent challenges of LOGIN_URL and CONSENT_URL. */
+  challenges: LoginChallengeService;
 }
 
 export interface Latchkey {
@@ -64,17 +77,33 @@ export interface LatchkeyOptions {
   /** A worker of `WORKERS=n`: /metrics answers for every worker (the primary gathers them). */
   clusterMetrics?: boolean;
   vault?: VaultOptions;
+  /** Embedded in a Node app: how Latchkey knows the host's users (createLatchkeyApp's `accounts`). */
+  accounts?: HostAccounts | undefined;
 }
 
-export function createServices(store: Store, keyring: Keyring): Services {
+export function createServices(
+  store: Store,
+  keyring: Keyring,
+  issuer: string,
+  host?: HostAccounts,
+): Services {
   const apis = new ApiService(store);
   const grants = new ClientGrantService(store, apis);
+  const linkedSubjects = new LinkedSubjectService(store, keyring);
+  const hostAccounts = host ? hostAccountsAsExternal(host) : undefined;
+  // An id that is none of Latchkey's own accounts: a host app's user, else a subject an app linked.
+  const accounts = new AccountService(
+    store,
+    async (id) => (await hostAccounts?.(id)) ?? linkedSubjects.account(id),
+  );
   return {
-    accounts: new AccountService(store),
+    accounts,
     clients: new ClientService(store, keyring, apis, grants),
     apis,
     grants,
     keys: new KeyService(store, keyring),
+    linkedSubjects,
+    challenges: new LoginChallengeService({ store, keyring, issuer, accounts, linkedSubjects }),
   };
 }
 
@@ -187,7 +216,8 @@ export async function createLatchkey(
   options: LatchkeyOptions,
 ): Promise<Latchkey> {
   const { logger } = options;
-  const services = createServices(store, keyring);
+  const services = createServices(store, keyring, config.issuer, options.accounts);
+  const basePath = issuerPath(config.issuer);
   await services.keys.ensure();
   await ensureV1Api(services.apis, config.issuer);
   await ensureVaultApi(services.apis, config.issuer);
@@ -213,6 +243,7 @@ export async function createLatchkey(
       jwks: await services.keys.privateJwks(),
       cookieKeys: new CookieKeys(cookies),
       outbound,
+      loginChecks: options.accounts ? [hostSessionCheck(options.accounts)] : [],
     });
     subscribeProviderEvents(provider, logger);
     if (httpsIssuer) treatRequestsAsSecure(provider as unknown as Koa);
@@ -236,7 +267,20 @@ export async function createLatchkey(
 
   const throttle = new LoginThrottle(store.counters, options.throttle);
   const provider = () => current.provider;
-  const interactions = interactionRoutes({ provider, ...services, throttle });
+  // Sign-in handed to a host app or to LOGIN_URL (and consent to CONSENT_URL), when set up.
+  const handOff =
+    options.accounts || config.loginUrl || config.consentUrl
+      ? loginHandOff({
+          provider,
+          challenges: services.challenges,
+          accounts: services.accounts,
+          basePath,
+          loginUrl: config.loginUrl,
+          consentUrl: config.consentUrl,
+          host: options.accounts,
+        })
+      : undefined;
+  const interactions = interactionRoutes({ provider, ...services, throttle, handOff });
   // DPoP proofs seen by the server's own resource checks, in the store: refused at every instance.
   const replayStore = storeReplayStore(store.counters);
   const resources = resourceRoutes({
@@ -249,9 +293,15 @@ export async function createLatchkey(
   const account = accountRoutes({ provider, store, keyring, accounts: services.accounts, throttle });
 
   const metrics = createMetrics(config.metricsToken, { cluster: options.clusterMetrics ?? false });
+  app.use(ownContext(app));
+  if (basePath) app.use(underIssuerPath(basePath));
   app.use(requestContext(logger));
   if (httpsIssuer) app.use(warnOfPlainHttp(logger));
-  if (branded.globals) app.use(useViewGlobals(branded.globals));
+  // Under a mount path, pages put it in front of their own addresses (../web/views.ts).
+  const viewGlobals = basePath
+    ? { ...(branded.globals ?? DEFAULT_VIEW_GLOBALS), mountPath: basePath }
+    : branded.globals;
+  if (viewGlobals) app.use(useViewGlobals(viewGlobals));
   app.use(metrics.middleware);
   app.use(securityHeaders);
   const vault = createVault({ store, keyring, issuer: config.issuer, logger, outbound }, options.vault);

@@ -6,6 +6,7 @@ import compose from 'koa-compose';
 import type { Context, Middleware, Next } from 'koa';
 import { z } from 'zod';
 import { publicError } from '../web/errors.js';
+import { localPath } from '../web/mount-path.js';
 import { jsonBody } from '../web/request-body.js';
 import { renderView } from '../web/views.js';
 import { listProviders } from './catalog.js';
@@ -177,7 +178,7 @@ export function vaultRoutes(vault: Vault, resource: ResourceProvider): Router {
       sameSite: 'lax',
       secure: ctx.secure,
       signed: true,
-      path: '/vault/callback',
+      path: localPath(ctx, '/vault/callback'),
       maxAge: 10 * 60 * 1000,
     });
     ctx.redirect(location);
@@ -188,7 +189,7 @@ export function vaultRoutes(vault: Vault, resource: ResourceProvider): Router {
       params,
       ctx.cookies.get(BINDING_COOKIE, { signed: true }),
     );
-    ctx.cookies.set(BINDING_COOKIE, null, { path: '/vault/callback', signed: true });
+    ctx.cookies.set(BINDING_COOKIE, null, { path: localPath(ctx, '/vault/callback'), signed: true });
     ctx.redirect(location);
   });
 

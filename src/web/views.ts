@@ -22,6 +22,11 @@ export interface BrandView {
 
 export interface ViewGlobals {
   brand: BrandView;
+  /**
+   * The path a host app mounts Latchkey under (the issuer's path), if any. Templates write
+   * root-relative addresses (`/interaction/…`, `/assets/…`); their pages get it put in front.
+   */
+  mountPath?: string | undefined;
 }
 
 export const DEFAULT_VIEW_GLOBALS: ViewGlobals = Object.freeze({
@@ -62,7 +67,20 @@ export function renderView(name: string, locals: object): string {
     template = pug.compileFile(join(viewsDir, `${name}.pug`), { basedir: viewsDir });
     compiled.set(name, template);
   }
-  return template({ ...currentViewGlobals(), ...locals });
+  const globals = currentViewGlobals();
+  const html = template({ ...globals, ...locals });
+  return globals.mountPath ? underMountPath(html, globals.mountPath) : html;
+}
+
+/**
+ * Puts the mount path in front of every root-relative href, src and action. In pug's output
+ * `="/` opens an attribute value only (text escapes its quotes); `//host` and absolute URLs stay.
+ */
+function underMountPath(html: string, mountPath: string): string {
+  return html.replace(
+    /(\s(?:href|src|action|formaction)=")\/(?![/\\])/g,
+    (_match, attribute: string) => `${attribute}${mountPath}/`,
+  );
 }
 
 export function publicDir(): string {

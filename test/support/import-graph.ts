@@ -13,6 +13,8 @@ export interface ImportEdge {
   line: number;
   /** The import as written, on one line. */
   statement: string;
+  /** The module it names, as written (`./app.js`, `latchkey`). */
+  specifier: string;
 }
 
 export interface ImportGraph {
@@ -106,7 +108,7 @@ export function readImportGraph(root: string, folders: string[]): ImportGraph {
       if (to.startsWith('../') || to.split('/').includes('node_modules')) continue;
       const line = source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1;
       const statement = node.getText(source).replace(/\s+/g, ' ');
-      edges.push({ from: file, to, line, statement });
+      edges.push({ from: file, to, line, statement, specifier: name });
     }
     imports.set(file, edges);
   }
