@@ -56,7 +56,7 @@ export const ErrorBody = responseComponent(
     .object({
       error: z.string().meta({
         description:
-          'invalid_request, invalid_token, insufficient_scope, not_found, conflict, method_not_allowed, server_error, or a vault or client-metadata error code',
+          'invalid_request, invalid_token, insufficient_scope, not_found, conflict, already_handled, method_not_allowed, server_error, or a vault or client-metadata error code',
       }),
       error_description: z.string(),
     })
