@@ -1315,6 +1315,137 @@ describe.each(targets.filter((target) => target.skipReason === undefined))('$nam
     });
   });
 
+  // Re-encrypting under a new master key (`latchkey keys rewrap`) while servers run: a
+  // compare-and-swap of the one sealed field, which never undoes what a server wrote meanwhile.
+  describe('resealIfUnchanged', () => {
+    it('swaps an oidc payload only while it is unchanged, keeping consumedAt and every other field', async () => {
+      const token = oidcRecord({
+        model: 'RefreshToken',
+        grantId: unique('grant'),
+        uid: unique('uid'),
+        userCode: randomBytes(32).toString('hex'),
+        accountId: unique('account'),
+        clientId: unique('client'),
+        expiresAt: inOneMinute(),
+      });
+      await store.oidc.upsert(token);
+      const location = { kind: 'oidc', model: token.model, key: token.key } as const;
+      // Read once (a store may remember it), then consumed by a server.
+      expect(await store.oidc.find(token.model, token.key)).toEqual(token);
+      expect(await store.oidc.consume(token.model, token.key, 1_700_000_321)).toBe(true);
+
+      expect(await store.resealIfUnchanged(location, unique('sealed'), 'resealed')).toBe(false);
+      expect(await store.resealIfUnchanged(location, token.payload, 'resealed')).toBe(true);
+      const consumed = { ...token, payload: 'resealed', consumedAt: 1_700_000_321 };
+      expect(await store.oidc.find(token.model, token.key)).toEqual(consumed);
+      // Still consumed: a second consume loses, as it did before the swap.
+      expect(await store.oidc.consume(token.model, token.key, 1_700_000_999)).toBe(false);
+
+      // A swap from the old text again (a second, stale rewrap) changes nothing.
+      expect(await store.resealIfUnchanged(location, token.payload, 'stale')).toBe(false);
+      expect(await store.oidc.find(token.model, token.key)).toEqual(consumed);
+      expect(
+        await store.resealIfUnchanged({ kind: 'oidc', model: token.model, key: 'unknown-key' }, 'x', 'y'),
+      ).toBe(false);
+    });
+
+    it('never overwrites an oidc record saved again meanwhile', async () => {
+      const session = oidcRecord({ model: 'Session', expiresAt: inOneMinute() });
+      await store.oidc.upsert(session);
+      const savedAgain = { ...session, payload: unique('sealed'), accountId: unique('account') };
+      await store.oidc.upsert(savedAgain);
+
+      const location = { kind: 'oidc', model: session.model, key: session.key } as const;
+      expect(await store.resealIfUnchanged(location, session.payload, 'resealed')).toBe(false);
+      expect(await store.oidc.find(session.model, session.key)).toEqual(savedAgain);
+    });
+
+    it("swaps a client's secret alone, and never undoes a rotated one", async () => {
+      const client = clientRecord();
+      await store.clients.put(client);
+      const location = { kind: 'client', clientId: client.clientId } as const;
+      expect(await store.resealIfUnchanged(location, client.secretSealed!, 'resealed')).toBe(true);
+      expect(await store.clients.get(client.clientId)).toEqual({ ...client, secretSealed: 'resealed' });
+
+      const rotated = { ...client, secretSealed: unique('sealed-secret'), updatedAt: client.updatedAt + 1 };
+      await store.clients.put(rotated);
+      expect(await store.resealIfUnchanged(location, 'resealed', 'stale')).toBe(false);
+      expect(await store.clients.get(client.clientId)).toEqual(rotated);
+
+      const publicClient = clientRecord({ secretSealed: undefined });
+      await store.clients.put(publicClient);
+      expect(
+        await store.resealIfUnchanged({ kind: 'client', clientId: publicClient.clientId }, '', 'resealed'),
+      ).toBe(false);
+      expect(await store.clients.get(publicClient.clientId)).toEqual(publicClient);
+    });
+
+    it("swaps a signing key's private part and a setting's value alone, only while unchanged", async () => {
+      const key = signingKeyRecord();
+      await store.signingKeys.put(key);
+      const keyLocation = { kind: 'signingKey', kid: key.kid } as const;
+      expect(await store.resealIfUnchanged(keyLocation, 'other', 'resealed')).toBe(false);
+      expect(await store.resealIfUnchanged(keyLocation, key.privateSealed, 'resealed')).toBe(true);
+      expect((await store.signingKeys.list()).find((each) => each.kid === key.kid)).toEqual({
+        ...key,
+        privateSealed: 'resealed',
+      });
+
+      const name = unique('cookie-keys');
+      await store.settings.put(name, 'sealed-cookie-keys');
+      const settingLocation = { kind: 'setting', name } as const;
+      expect(await store.resealIfUnchanged(settingLocation, 'sealed-cookie-keys', 'resealed')).toBe(true);
+      expect(await store.settings.get(name)).toBe('resealed');
+      expect(await store.resealIfUnchanged(settingLocation, 'sealed-cookie-keys', 'stale')).toBe(false);
+      expect(await store.settings.get(name)).toBe('resealed');
+      expect(await store.resealIfUnchanged({ kind: 'setting', name: unique('none') }, 'a', 'b')).toBe(false);
+    });
+
+    it("swaps a vault integration's client secret alone, only while unchanged", async () => {
+      const integration = vaultIntegrationRecord();
+      await store.vaultIntegrations.create(integration);
+      const location = { kind: 'vaultIntegration', appId: integration.appId, key: integration.key } as const;
+      expect(await store.vaultIntegrations.get(integration.appId, integration.key)).toEqual(integration);
+
+      expect(await store.resealIfUnchanged(location, integration.clientSecretSealed!, 'resealed')).toBe(true);
+      const resealed = { ...integration, clientSecretSealed: 'resealed' };
+      expect(await store.vaultIntegrations.get(integration.appId, integration.key)).toEqual(resealed);
+
+      const changed = {
+        ...resealed,
+        clientSecretSealed: unique('sealed'),
+        updatedAt: integration.updatedAt + 1,
+      };
+      expect(await store.vaultIntegrations.update(changed)).toBe(true);
+      expect(await store.resealIfUnchanged(location, 'resealed', 'stale')).toBe(false);
+      expect(await store.vaultIntegrations.get(integration.appId, integration.key)).toEqual(changed);
+    });
+
+    it("swaps a vault connection's token set alone, keeping its version, and never undoes a refresh", async () => {
+      const connection = vaultConnectionRecord();
+      await store.vaultConnections.put(connection);
+      const { appId, integrationKey, endUserId } = connection;
+      const location = { kind: 'vaultConnection', appId, integrationKey, endUserId } as const;
+      // Read by a server about to refresh (and maybe remembered by the store).
+      const readByServer = await store.vaultConnections.get(appId, integrationKey, endUserId);
+      expect(readByServer).toEqual(connection);
+
+      expect(await store.resealIfUnchanged(location, connection.tokensSealed, 'resealed')).toBe(true);
+      expect(await store.vaultConnections.get(appId, integrationKey, endUserId)).toEqual({
+        ...connection,
+        tokensSealed: 'resealed',
+      });
+
+      // The server's refresh, from the copy it read before the swap, still wins: same version.
+      const refreshed = nextVersionOf(readByServer!);
+      expect(await store.vaultConnections.replaceIfVersion(refreshed, readByServer!.version)).toBe(true);
+      // And a swap from what the rewrap read before the refresh never brings the old tokens back.
+      expect(await store.resealIfUnchanged(location, 'resealed', 'stale')).toBe(false);
+      expect(await store.resealIfUnchanged(location, connection.tokensSealed, 'stale')).toBe(false);
+      expect(await store.vaultConnections.get(appId, integrationKey, endUserId)).toEqual(refreshed);
+    });
+  });
+
   describe('export and import', () => {
     it('moves every kind of record to a fresh store unchanged', async () => {
       const source = await openFresh();

@@ -52,6 +52,15 @@ export function keyIdOf(key: Buffer): string {
   return createHash('sha256').update('latchkey-key-id').update(key).digest('base64url').slice(0, 10);
 }
 
+/**
+ * The id of the key that sealed `sealed`, read from its header without opening it (a key id is a
+ * one-way digest of its key, not a secret). Undefined when the text is not a sealed value.
+ */
+export function sealedKeyId(sealed: string): string | undefined {
+  const parts = sealed.split('.');
+  return parts.length === 5 && parts[0] === PREFIX && parts[1] !== '' ? parts[1] : undefined;
+}
+
 export class Keyring {
   readonly currentKeyId: string;
   // KeyObjects, not Buffers: Node checks a Buffer key's type on every cipher it makes (through a
@@ -97,6 +106,19 @@ export class Keyring {
       tag.toString('base64url'),
       body.toString('base64url'),
     ].join('.');
+  }
+
+  /** True when this keyring holds the key with this id (the current one or a previous one). */
+  holds(keyId: string): boolean {
+    return this.#keys.has(keyId);
+  }
+
+  /**
+   * The same plaintext sealed anew under the current key (a fresh IV, the same context), for
+   * retiring a previous key. Not remembered among the opened values: each is resealed once.
+   */
+  reseal(sealed: string, context: string): string {
+    return this.seal(this.#decipher(sealed, context), context);
   }
 
   open(sealed: string, context: string): string {

@@ -335,6 +335,19 @@ export interface ExportEntry {
   record: unknown;
 }
 
+/**
+ * Where one sealed value is stored: the kind of record and its identity. Each kind names the one
+ * field it seals (oidc `payload`, client `secretSealed`, signingKey `privateSealed`, setting
+ * `value`, vaultIntegration `clientSecretSealed`, vaultConnection `tokensSealed`).
+ */
+export type SealedValueLocation =
+  | { kind: 'oidc'; model: string; key: string }
+  | { kind: 'client'; clientId: string }
+  | { kind: 'signingKey'; kid: string }
+  | { kind: 'setting'; name: string }
+  | { kind: 'vaultIntegration'; appId: string; key: string }
+  | { kind: 'vaultConnection'; appId: string; integrationKey: string; endUserId: string };
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres' | 'mongodb';
   readonly oidc: OidcRecordStore;
@@ -356,6 +369,13 @@ export interface Store {
   exportAll(): AsyncIterable<ExportEntry>;
   /** Writes one exported record, replacing any with the same identity. */
   importEntry(entry: ExportEntry): Promise<void>;
+  /**
+   * Replaces one sealed value with `replacement` only where the stored one is still exactly
+   * `expected`, in one atomic statement that touches no other field (consumedAt, version and
+   * updatedAt stay as they are). False when the record is gone or its value changed meanwhile: a
+   * compare-and-swap for re-encrypting stored values under a new master key while servers run.
+   */
+  resealIfUnchanged(location: SealedValueLocation, expected: string, replacement: string): Promise<boolean>;
   close(): Promise<void>;
 }
 

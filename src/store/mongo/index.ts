@@ -8,6 +8,7 @@ import type {
   ClientRecord,
   ExportEntry,
   OidcRecord,
+  SealedValueLocation,
   SettingRecord,
   SigningKeyRecord,
   Store,
@@ -21,6 +22,7 @@ import { MongoClientGrantStore, MongoClientStore } from './clients-and-grants.js
 import { MongoCounterStore } from './counters.js';
 import { createIndexes, createModels, type MongoModels, type SettingDoc } from './models.js';
 import { MongoOidcRecordStore } from './oidc-records.js';
+import { resealIfUnchanged } from './reseal.js';
 import { MongoLeaseStore, MongoSettingStore } from './settings-and-leases.js';
 import { conflictOnDuplicate } from './support.js';
 import { MongoVaultConnectionStore, MongoVaultIntegrationStore } from './vault.js';
@@ -141,6 +143,10 @@ class MongoStore implements Store {
         throw new TypeError(`import: unknown record kind ${String(kind)}`);
       }
     }
+  }
+
+  resealIfUnchanged(location: SealedValueLocation, expected: string, replacement: string): Promise<boolean> {
+    return resealIfUnchanged(this.#models, location, expected, replacement);
   }
 
   async close(): Promise<void> {

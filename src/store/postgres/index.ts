@@ -2,7 +2,7 @@
 // Latchkey instances on one database. It implements the same Store contract as the SQLite store,
 // through a pool of DATABASE_POOL_SIZE connections, and migrates its schema when it opens.
 import type pg from 'pg';
-import type { ExportEntry, ExportKind, Store } from '../types.js';
+import type { ExportEntry, ExportKind, SealedValueLocation, Store } from '../types.js';
 import { apiExport, clientGrantExport, PostgresApiStore, PostgresClientGrantStore } from './apis.js';
 import { PostgresCounterStore } from './counters.js';
 import { createPool, Database, type ExportSource } from './database.js';
@@ -15,6 +15,7 @@ import {
   signingKeyExport,
 } from './entities.js';
 import { oidcExport, PostgresOidcRecordStore } from './oidc-records.js';
+import { resealIfUnchanged } from './reseal.js';
 import { migrate } from './schema.js';
 import { PostgresLeaseStore, PostgresSettingStore, settingExport } from './settings-and-leases.js';
 import {
@@ -95,6 +96,7 @@ export class PostgresStore implements Store {
   /** The schema versions this open applied (empty when the database was up to date). */
   readonly migrated: readonly number[];
   readonly #pool: pg.Pool;
+  readonly #db: Database;
   readonly #purgeTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -102,6 +104,7 @@ export class PostgresStore implements Store {
     this.#pool = pool;
     this.migrated = migrated;
     const db = new Database(pool);
+    this.#db = db;
     this.oidc = new PostgresOidcRecordStore(db);
     this.clients = new PostgresClientStore(db);
     this.accounts = new PostgresAccountStore(db);
@@ -193,6 +196,10 @@ export class PostgresStore implements Store {
         throw new TypeError(`import: unknown record kind ${String(unknown)}`);
       }
     }
+  }
+
+  resealIfUnchanged(location: SealedValueLocation, expected: string, replacement: string): Promise<boolean> {
+    return resealIfUnchanged(this.#db, location, expected, replacement);
   }
 
   async close(): Promise<void> {

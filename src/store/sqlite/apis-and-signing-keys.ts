@@ -132,6 +132,7 @@ export class SqliteSigningKeyStore implements SigningKeyStore {
   readonly #put: StatementSync;
   readonly #list: StatementSync;
   readonly #remove: StatementSync;
+  readonly #reseal: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -146,6 +147,9 @@ export class SqliteSigningKeyStore implements SigningKeyStore {
     );
     this.#list = db.prepare('SELECT * FROM signing_keys ORDER BY created_at, kid');
     this.#remove = db.prepare('DELETE FROM signing_keys WHERE kid = ?');
+    this.#reseal = db.prepare(
+      'UPDATE signing_keys SET private_sealed = :replacement WHERE kid = :kid AND private_sealed = :expected',
+    );
   }
 
   async put(key: SigningKeyRecord): Promise<void> {
@@ -168,6 +172,11 @@ export class SqliteSigningKeyStore implements SigningKeyStore {
 
   async remove(kid: string): Promise<boolean> {
     return this.#remove.run(kid).changes === 1;
+  }
+
+  /** Store.resealIfUnchanged for a signing key's private part. */
+  async reseal(kid: string, expected: string, replacement: string): Promise<boolean> {
+    return this.#reseal.run({ kid, expected, replacement }).changes === 1;
   }
 
   *exportEntries(): Generator<ExportEntry> {

@@ -26,6 +26,7 @@ export class SqliteClientStore implements ClientStore {
   readonly #get: StatementSync;
   readonly #list: StatementSync;
   readonly #remove: StatementSync;
+  readonly #reseal: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -38,6 +39,9 @@ export class SqliteClientStore implements ClientStore {
     this.#get = db.prepare('SELECT * FROM clients WHERE client_id = ?');
     this.#list = db.prepare('SELECT * FROM clients ORDER BY created_at, client_id');
     this.#remove = db.prepare('DELETE FROM clients WHERE client_id = ?');
+    this.#reseal = db.prepare(
+      'UPDATE clients SET secret_sealed = :replacement WHERE client_id = :client_id AND secret_sealed = :expected',
+    );
   }
 
   async put(client: ClientRecord): Promise<void> {
@@ -61,6 +65,11 @@ export class SqliteClientStore implements ClientStore {
 
   async remove(clientId: string): Promise<boolean> {
     return this.#remove.run(clientId).changes === 1;
+  }
+
+  /** Store.resealIfUnchanged for a client's secret. */
+  async reseal(clientId: string, expected: string, replacement: string): Promise<boolean> {
+    return this.#reseal.run({ client_id: clientId, expected, replacement }).changes === 1;
   }
 
   *exportEntries(): Generator<ExportEntry> {

@@ -1,7 +1,7 @@
 // The embedded store: one SQLite file through node:sqlite (no addon), in WAL mode so that several
 // processes on one machine can share it. Every statement is prepared once, when the store opens.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { ExportEntry, Store } from '../types.js';
+import type { ExportEntry, SealedValueLocation, Store } from '../types.js';
 import { StatementBatch } from './batch.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import { SqliteAccountStore } from './accounts.js';
@@ -120,6 +120,33 @@ class SqliteStore implements Store {
       default: {
         const kind: never = entry.kind;
         throw new TypeError(`import: unknown record kind ${String(kind)}`);
+      }
+    }
+  }
+
+  resealIfUnchanged(location: SealedValueLocation, expected: string, replacement: string): Promise<boolean> {
+    switch (location.kind) {
+      case 'oidc':
+        return this.oidc.reseal(location.model, location.key, expected, replacement);
+      case 'client':
+        return this.clients.reseal(location.clientId, expected, replacement);
+      case 'signingKey':
+        return this.signingKeys.reseal(location.kid, expected, replacement);
+      case 'setting':
+        return this.settings.reseal(location.name, expected, replacement);
+      case 'vaultIntegration':
+        return this.vaultIntegrations.reseal(location.appId, location.key, expected, replacement);
+      case 'vaultConnection':
+        return this.vaultConnections.reseal(
+          location.appId,
+          location.integrationKey,
+          location.endUserId,
+          expected,
+          replacement,
+        );
+      default: {
+        const kind: never = location;
+        throw new TypeError(`reseal: unknown record kind ${String((kind as { kind: unknown }).kind)}`);
       }
     }
   }

@@ -41,6 +41,7 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
   readonly #revokeByAccountId: StatementSync;
   readonly #count: StatementSync;
   readonly #purge: StatementSync;
+  readonly #reseal: StatementSync;
 
   /** The hot-path operations (everything oidc-provider calls) go through `batch` (group commit). */
   constructor(db: DatabaseSync, batch: StatementBatch) {
@@ -80,6 +81,10 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
     this.#revokeByAccountId = db.prepare('DELETE FROM oidc_records WHERE account_id = :account_id');
     this.#count = db.prepare(`SELECT count(*) AS count FROM oidc_records WHERE model = :model AND ${LIVE}`);
     this.#purge = db.prepare('DELETE FROM oidc_records WHERE expires_at <= :now');
+    // The payload alone, and only while it is what the caller read: consumed_at and the rest stay.
+    this.#reseal = db.prepare(
+      `UPDATE oidc_records SET payload = :replacement WHERE model = :model AND key = :key AND payload = :expected`,
+    );
   }
 
   upsert(record: OidcRecord): Promise<void> {
@@ -179,6 +184,14 @@ export class SqliteOidcRecordStore implements OidcRecordStore {
   /** Deletes records expired at `now` (epoch ms); returns how many went. */
   purgeExpired(now: number): number {
     return Number(this.#purge.run({ now }).changes);
+  }
+
+  /** Store.resealIfUnchanged for one record's payload. */
+  reseal(model: string, key: string, expected: string, replacement: string): Promise<boolean> {
+    return this.#batch.write(() => {
+      this.#recent.forget(cacheId(model, key));
+      return this.#reseal.run({ model, key, expected, replacement }).changes === 1;
+    });
   }
 
   /** Every row, expired or not, for exportAll. Its own statement: the caller may pause between rows. */

@@ -9,6 +9,7 @@ export class SqliteSettingStore implements SettingStore {
   readonly #get: StatementSync;
   readonly #insertIfAbsent: StatementSync;
   readonly #put: StatementSync;
+  readonly #reseal: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -16,6 +17,9 @@ export class SqliteSettingStore implements SettingStore {
     this.#insertIfAbsent = db.prepare('INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)');
     this.#put = db.prepare(
       'INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+    );
+    this.#reseal = db.prepare(
+      'UPDATE settings SET value = :replacement WHERE name = :name AND value = :expected',
     );
   }
 
@@ -31,6 +35,11 @@ export class SqliteSettingStore implements SettingStore {
 
   async put(name: string, value: string): Promise<void> {
     this.#put.run(name, value);
+  }
+
+  /** Store.resealIfUnchanged for a setting's value. */
+  async reseal(name: string, expected: string, replacement: string): Promise<boolean> {
+    return this.#reseal.run({ name, expected, replacement }).changes === 1;
   }
 
   *exportEntries(): Generator<ExportEntry> {

@@ -43,6 +43,7 @@ export class SqliteVaultConnectionStore implements VaultConnectionStore {
   readonly #listByEndUser: StatementSync;
   readonly #replaceIfVersion: StatementSync;
   readonly #remove: StatementSync;
+  readonly #reseal: StatementSync;
 
   /** `get` (the token API and every proxy call read the connection) goes through `batch`. */
   constructor(db: DatabaseSync, batch: StatementBatch) {
@@ -79,6 +80,12 @@ export class SqliteVaultConnectionStore implements VaultConnectionStore {
       `UPDATE vault_connections SET ${CONNECTION_SET} WHERE ${CONNECTION_KEY} AND version = :expected_version`,
     );
     this.#remove = db.prepare(`DELETE FROM vault_connections WHERE ${CONNECTION_KEY}`);
+    // The token set alone: the version stays, since the tokens in it are the same ones (a refresh
+    // that read the connection before still wins its replaceIfVersion, with its new tokens).
+    this.#reseal = db.prepare(
+      `UPDATE vault_connections SET tokens_sealed = :replacement
+       WHERE ${CONNECTION_KEY} AND tokens_sealed = :expected`,
+    );
   }
 
   async put(connection: VaultConnectionRecord): Promise<void> {
@@ -142,6 +149,25 @@ export class SqliteVaultConnectionStore implements VaultConnectionStore {
       this.#remove.run({ app_id: appId, integration_key: integrationKey, end_user_id: endUserId }).changes ===
       1
     );
+  }
+
+  /** Store.resealIfUnchanged for a connection's token set. */
+  async reseal(
+    appId: string,
+    integrationKey: string,
+    endUserId: string,
+    expected: string,
+    replacement: string,
+  ): Promise<boolean> {
+    this.#recent.forget(connectionId(appId, integrationKey, endUserId));
+    const result = this.#reseal.run({
+      app_id: appId,
+      integration_key: integrationKey,
+      end_user_id: endUserId,
+      expected,
+      replacement,
+    });
+    return result.changes === 1;
   }
 
   *exportEntries(): Generator<ExportEntry> {

@@ -46,6 +46,7 @@ export class SqliteVaultIntegrationStore implements VaultIntegrationStore {
   readonly #begin: StatementSync;
   readonly #commit: StatementSync;
   readonly #rollback: StatementSync;
+  readonly #reseal: StatementSync;
 
   /**
    * `get` (every token and proxy call reads its integration) goes through `batch`. `connections`:
@@ -74,6 +75,10 @@ export class SqliteVaultIntegrationStore implements VaultIntegrationStore {
     this.#begin = db.prepare('BEGIN IMMEDIATE');
     this.#commit = db.prepare('COMMIT');
     this.#rollback = db.prepare('ROLLBACK');
+    this.#reseal = db.prepare(
+      `UPDATE vault_integrations SET client_secret_sealed = :replacement
+       WHERE app_id = :app_id AND key = :key AND client_secret_sealed = :expected`,
+    );
   }
 
   async create(integration: VaultIntegrationRecord): Promise<void> {
@@ -123,6 +128,12 @@ export class SqliteVaultIntegrationStore implements VaultIntegrationStore {
       this.#removeAppConnections.run(appId);
       return removed;
     });
+  }
+
+  /** Store.resealIfUnchanged for an integration's client secret. */
+  async reseal(appId: string, key: string, expected: string, replacement: string): Promise<boolean> {
+    this.#recent.forget(integrationId(appId, key));
+    return this.#reseal.run({ app_id: appId, key, expected, replacement }).changes === 1;
   }
 
   #inTransaction<T>(work: () => T): T {
