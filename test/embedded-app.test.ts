@@ -177,6 +177,26 @@ describe('a Node app with its own users, Latchkey mounted under /oauth', () => {
     expect('redirect' in result && new URL(result.redirect).searchParams.has('code')).toBe(true);
   });
 
+  test('a wrong password at the host keeps the user in the flow: the right one then comes back to it', async () => {
+    const browser = new Browser(host);
+    const flow = await authorizationUrl();
+    const signIn = asPage(await browser.navigate(flow.url.href));
+    const wrong = asPage(
+      await browser.submit(formAction(signIn.html, '/login'), {
+        email: USER.email,
+        password: 'not the password',
+        return_to: hiddenInput(signIn.html, 'return_to'),
+      }),
+    );
+    expect(wrong.status).toBe(401);
+    expect(wrong.html).toContain('Wrong email or password.');
+    expect(hiddenInput(wrong.html, 'return_to')).toBe(hiddenInput(signIn.html, 'return_to'));
+
+    const consent = asPage(await signInAtHost(browser, wrong));
+    expect(new URL(consent.url).pathname).toMatch(/^\/oauth\/interaction\//);
+    await expectHostClaims(await allow(browser, consent), flow);
+  });
+
   test('Latchkey’s session follows the host’s: signed out there, prompt=none gets login_required', async () => {
     const browser = new Browser(host);
     await signInAtHost(browser);

@@ -53,6 +53,20 @@ const localPath = (value) => (typeof value === 'string' && /^\/(?![/\\])/.test(v
 
 const escape = (text) => String(text).replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 
+/** The sign-in page; after a wrong password it keeps return_to, so the user stays in the same flow. */
+function loginPage(returnTo, error = '', email = '') {
+  return `<!doctype html><html lang="en"><title>Sign in · ExampleApp</title>
+<h1>Sign in to ExampleApp</h1>${error && `<p role="alert">${escape(error)}</p>`}
+<form method="post" action="/login">
+  <input type="hidden" name="return_to" value="${escape(localPath(returnTo))}">
+  <p><label for="email">Email</label>
+    <input id="email" name="email" type="email" value="${escape(email)}" autocomplete="username" required></p>
+  <p><label for="password">Password</label>
+    <input id="password" name="password" type="password" autocomplete="current-password" required></p>
+  <button>Sign in</button>
+</form></html>`;
+}
+
 export async function createApp({ baseUrl = 'http://localhost:4000', env = process.env } = {}) {
   const app = express();
 
@@ -87,18 +101,15 @@ export async function createApp({ baseUrl = 'http://localhost:4000', env = proce
 
   // The app's own sign-in page (a real one also has CSRF protection and rate limits).
   app.get('/login', (request, response) => {
-    response.send(`<h1>Sign in to ExampleApp</h1>
-<form method="post" action="/login">
-  <input type="hidden" name="return_to" value="${escape(localPath(request.query.return_to))}">
-  <input name="email" type="email" placeholder="Email"> <input name="password" type="password">
-  <button>Sign in</button>
-</form>`);
+    response.send(loginPage(request.query.return_to));
   });
 
   app.post('/login', (request, response) => {
     const user = users.find((candidate) => candidate.email === request.body.email);
     if (!user || !passwordMatches(user, String(request.body.password ?? ''))) {
-      response.status(401).send('<p>Wrong email or password. <a href="/login">Try again</a></p>');
+      response
+        .status(401)
+        .send(loginPage(request.body.return_to, 'Wrong email or password.', request.body.email ?? ''));
       return;
     }
     const sessionId = randomBytes(32).toString('base64url');

@@ -2,10 +2,10 @@
 // HTTP calls only: it stands for a Rails, Django or PHP app, which would make the same calls
 // (README, "Add Latchkey to an app you already have", the curl calls).
 //
-//   npx latchkey apis list                       # the admin API: $ISSUER/admin
+//   LOGIN_URL=http://localhost:4001/login npm start   # registers the admin API, $ISSUER/admin
+//   # then, in a second terminal:
 //   npx latchkey clients add --name "Sign-in app" --grant-types client_credentials --json
 //   npx latchkey clients grant CLIENT_ID --api http://localhost:3000/admin --scope admin:login
-//   LOGIN_URL=http://localhost:4001/login npm start
 //   LATCHKEY_URL=http://localhost:3000 CLIENT_ID=… CLIENT_SECRET=… npx node examples/login-url-app/app.js
 /* global fetch, URLSearchParams */
 import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
@@ -82,13 +82,17 @@ const escape = (text) => String(text).replace(/[&<>"']/g, (char) => `&#${char.ch
 const sessionOf = (request) =>
   sessions.get(/(?:^|;\s*)app\.sid=([^;]+)/.exec(request.headers.cookie ?? '')?.[1]);
 
-function loginPage(challenge, error = '') {
-  return `<h1>Sign in to the members' site</h1>${error && `<p>${escape(error)}</p>`}
+function loginPage(challenge, error = '', email = '') {
+  return `<!doctype html><html lang="en"><title>Sign in · Members' site</title>
+<h1>Sign in to the members' site</h1>${error && `<p role="alert">${escape(error)}</p>`}
 <form method="post" action="/login">
   <input type="hidden" name="login_challenge" value="${escape(challenge)}">
-  <input name="email" type="email"> <input name="password" type="password">
+  <p><label for="email">Email</label>
+    <input id="email" name="email" type="email" value="${escape(email)}" autocomplete="username"></p>
+  <p><label for="password">Password</label>
+    <input id="password" name="password" type="password" autocomplete="current-password"></p>
   <button>Sign in</button> <button name="cancel" value="1">Cancel</button>
-</form>`;
+</form></html>`;
 }
 
 async function handle(request, response) {
@@ -124,7 +128,7 @@ async function handle(request, response) {
     }
     const user = users.find((candidate) => candidate.email === form.get('email'));
     if (!user || !passwordMatches(user, form.get('password') ?? ''))
-      return send(401, loginPage(challenge, 'Wrong email or password.'));
+      return send(401, loginPage(challenge, 'Wrong email or password.', form.get('email') ?? ''));
     const sessionId = randomBytes(32).toString('base64url');
     sessions.set(sessionId, user.id);
     return redirect(
