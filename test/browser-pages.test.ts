@@ -181,7 +181,8 @@ suite('pages in a real browser', () => {
     /** Types the code on the device page, checks it on the confirmation page, then goes on. */
     async function enterCode(typed: string, shown: string) {
       await page.goto('/device');
-      await page.getByLabel('Code').fill(typed);
+      // Key by key, as a person copies the code from the TV.
+      await page.getByLabel('Code').pressSequentially(typed);
       await page.getByRole('button', { name: 'Continue' }).click();
       await page.getByRole('heading', { name: 'Confirm the device' }).waitFor();
       await expect(page.locator('.user-code code').textContent()).resolves.toBe(shown);
@@ -212,7 +213,7 @@ suite('pages in a real browser', () => {
 
     async function expectRefused(typed: string) {
       await page.goto('/device');
-      await page.getByLabel('Code').fill(typed);
+      await page.getByLabel('Code').pressSequentially(typed);
       await page.getByRole('button', { name: 'Continue' }).click();
       await expect(page.getByRole('alert').textContent()).resolves.toContain(
         'That code is not valid or has expired',

@@ -286,6 +286,21 @@ describe('consent.pug', () => {
     expect(text).toMatch(/revoke access/i);
   });
 
+  it("names an app's user without an email by name, and one without claims not at all", () => {
+    const named = mainText(render('consent', { ...consentLocals, account: { name: 'Kay Example' } }));
+    expect(named).toContain('Signed in as Kay Example');
+    const bare = mainText(render('consent', { ...consentLocals, account: {} }));
+    expect(bare).not.toContain('Signed in as');
+    for (const [locals, shown] of [
+      [{ name: 'Kay Example' }, 'Signed in as Kay Example'],
+      [{}, undefined],
+    ] as const) {
+      const text = mainText(render('account', { ...accountLocals, account: locals }));
+      if (shown) expect(text).toContain(shown);
+      else expect(text).not.toContain('Signed in as');
+    }
+  });
+
   it('escapes every client-controlled value', () => {
     const escaped = render('consent', {
       ...consentLocals,
