@@ -12,7 +12,7 @@ import type { ApiService } from './apis.js';
 import type { ClientGrantService } from './client-grants.js';
 import type { ClientService } from './clients.js';
 import { renderDeviceInput } from './device-pages.js';
-import { createResourcePolicy } from './resource-policy.js';
+import { createResourcePolicy, nameRefusedScope } from './resource-policy.js';
 import { OIDC_SCOPES } from './scopes.js';
 import type { CookieKeys } from '../web/cookie-keys.js';
 import { createOutboundClient, type OutboundClient } from '../web/outbound.js';
@@ -62,6 +62,21 @@ function clientTtl(
 ): number | undefined {
   const value = client?.metadata()[field];
   return typeof value === 'number' ? value : undefined;
+}
+
+/**
+ * A client's own access-token lifetime (`clients update --access-token-ttl`) replaces the server's
+ * default, and shortens (never lengthens) the lifetime of an API's tokens (`apis add --ttl`): the
+ * API's owner sets the upper bound.
+ */
+function accessTokenTtl(
+  apiTtl: number | undefined,
+  client: { metadata(): Record<string, unknown> } | undefined,
+  serverTtl: number,
+): number {
+  const own = clientTtl(client, 'access_token_ttl');
+  if (apiTtl === undefined) return own ?? serverTtl;
+  return own === undefined ? apiTtl : Math.min(apiTtl, own);
 }
 
 function audiencesOf(token: { aud?: string | string[] | undefined }): string[] {
@@ -142,18 +157,10 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
     },
     ttl: {
       AccessToken(_ctx, token, client) {
-        return (
-          token.resourceServer?.accessTokenTTL ??
-          clientTtl(client, 'access_token_ttl') ??
-          config.accessTokenTtl
-        );
+        return accessTokenTtl(token.resourceServer?.accessTokenTTL, client, config.accessTokenTtl);
       },
       ClientCredentials(_ctx, token, client) {
-        return (
-          token.resourceServer?.accessTokenTTL ??
-          clientTtl(client, 'access_token_ttl') ??
-          config.accessTokenTtl
-        );
+        return accessTokenTtl(token.resourceServer?.accessTokenTTL, client, config.accessTokenTtl);
       },
       AuthorizationCode: 60,
       DeviceCode: 600,
@@ -278,5 +285,6 @@ function loginPolicy(checks: interactionPolicy.Check[]) {
 export function createAuthorizationProvider(deps: ProviderDependencies): Provider {
   const provider = new Provider(deps.config.issuer, buildProviderConfiguration(deps));
   provider.proxy = deps.config.trustProxy;
+  provider.on('grant.error', nameRefusedScope);
   return provider;
 }

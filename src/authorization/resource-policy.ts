@@ -8,7 +8,7 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ApiRecord } from '../store/types.js';
 import type { ApiService } from './apis.js';
 import type { ClientGrantService, GrantFlow } from './client-grants.js';
-import { isOidcScope, splitScopes } from './scopes.js';
+import { invalidScopeToken, isOidcScope, splitScopes } from './scopes.js';
 
 export interface ResourcePolicyDependencies {
   apis: ApiService;
@@ -109,4 +109,21 @@ export function createResourcePolicy({ apis, grants }: ResourcePolicyDependencie
       return undefined;
     },
   };
+}
+
+/**
+ * oidc-provider's refresh grant refuses a scope the refresh token does not carry before any hook
+ * here runs, as "refresh token missing requested scope", keeping the scope on the error only. Its
+ * `grant.error` listener names it in the answer, as every other refusal here does (RFC 6749 §3.3);
+ * only well-formed scope tokens are echoed.
+ */
+export function nameRefusedScope(ctx: KoaContextWithOIDC, error: unknown): void {
+  const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
+  const scope = (error as { scope?: unknown } | undefined)?.scope;
+  if (body?.error !== 'invalid_scope' || typeof scope !== 'string') return;
+  const scopes = splitScopes(scope);
+  const description = typeof body.error_description === 'string' ? body.error_description : 'invalid scope';
+  if (scopes.length === 0 || invalidScopeToken(scopes) !== undefined) return;
+  if (scopes.every((name) => description.includes(name))) return;
+  body.error_description = `${description}: ${scopes.join(' ')}`;
 }

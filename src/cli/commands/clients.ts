@@ -84,7 +84,7 @@ function clientOptions(command: Command, forUpdate: boolean): Command {
     .option('--tos-uri <url>', 'the app’s terms of service, linked from the consent page')
     .option(
       '--access-token-ttl <seconds>',
-      'lifetime of its access tokens (not for an API of its own)',
+      'lifetime of its access tokens (at most an API’s own --ttl for that API’s tokens)',
       seconds,
     )
     .option('--refresh-token-ttl <seconds>', 'lifetime of its refresh tokens', seconds);
