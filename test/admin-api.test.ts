@@ -7,7 +7,12 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import request from 'supertest';
 import { ADMIN_API_IDENTIFIER } from '../src/admin/admin-api.js';
-import { ADMIN_BASE_PATH, adminResourceProvider, createAdminApi } from '../src/admin/middleware.js';
+import {
+  ADMIN_BASE_PATH,
+  adminResourceProvider,
+  adminRoutes,
+  createAdminApi,
+} from '../src/admin/middleware.js';
 import type { AdminDeps } from '../src/admin/types.js';
 import { CALLBACK, codeFlow, discover, PASSWORD } from './support/flows.js';
 import { startLatchkey, type TestServer } from './support/latchkey.js';
@@ -122,6 +127,48 @@ describe('tokens for the admin API', () => {
     );
     expect(response.status).toBe(400);
     expect(response.body.error).toBe('invalid_target');
+  });
+
+  test('every route but the document needs its scope: 401 without a token, 403 with admin:read alone where it needs more', async () => {
+    const deps: AdminDeps = {
+      issuer: server.url,
+      services: server.latchkey.services,
+      vault: server.latchkey.vault,
+      provider: server.latchkey.provider,
+      validateClient: async () => undefined,
+    };
+    const routes = adminRoutes(deps);
+    expect(routes.length).toBeGreaterThan(25);
+    const before = await storeSnapshot();
+    const answers = [];
+    for (const route of routes) {
+      // Any value in the path: the token is checked before the path, query and body are.
+      const path = route.path.replace(/\{\w+\}/g, 'x');
+      const where = `${route.method} ${route.path}`;
+      const anonymous = await call(route.method, path, null).send({});
+      answers.push([where, anonymous.status, /^Bearer /.test(anonymous.headers['www-authenticate'] ?? '')]);
+      if (route.scope !== 'admin:read') {
+        const readOnly = await call(route.method, path, reader).send({});
+        answers.push([where, readOnly.status, readOnly.body.error]);
+      }
+    }
+    expect(answers).toEqual(
+      answers.map(([where, , third]) =>
+        typeof third === 'boolean' ? [where, 401, true] : [where, 403, 'insufficient_scope'],
+      ),
+    );
+    expect(await storeSnapshot()).toEqual(before);
+  });
+
+  test('a removed client’s admin token stops working at once, though it is a JWT', async () => {
+    const doomed = await adminClient('Doomed console', 'admin:read');
+    expect((await call('get', '/clients', doomed.token)).status).toBe(200);
+    expect((await call('delete', `/clients/${doomed.id}`)).status).toBe(200);
+    // The client cache of this process lives 0.5 s.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const refused = await call('get', '/clients', doomed.token);
+    expect(refused.status).toBe(401);
+    expect(refused.headers['www-authenticate']).toMatch(/error="invalid_token"/);
   });
 
   test('answers are never cached', async () => {

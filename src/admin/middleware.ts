@@ -2,11 +2,11 @@
 // each route wired as its pipeline of steps behind tokens for the built-in admin API, the error
 // shape around them, and the OpenAPI document generated from the same table.
 import Router from '@koa/router';
-import { createResourceProvider, type ResourceProvider } from '@latchkey/resource';
+import type { ResourceProvider } from '@latchkey/resource';
 import compose from 'koa-compose';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
-import { inProcessJwksFetch, inProcessTokenChecker } from '../resource/in-process.js';
+import { inProcessJwksFetch, inProcessTokenChecker, OwnApiResourceProvider } from '../resource/in-process.js';
 import { ADMIN_API_IDENTIFIER } from './admin-api.js';
 import { adminErrors, unmatchedAsJson } from './errors.js';
 import { openApiDocument } from './openapi.js';
@@ -85,20 +85,26 @@ export function createAdminApi(deps: AdminDeps, resource: ResourceProvider): Adm
   return { router, document };
 }
 
-/** The admin API's token checker: JWTs against the issuer's keys, opaque tokens in-process. */
+/**
+ * The admin API's token checker: JWTs against the issuer's keys, opaque tokens in-process, and the
+ * token's client still registered (a removed admin client is cut off at once).
+ */
 export function adminResourceProvider(
   deps: Pick<AdminDeps, 'issuer' | 'provider' | 'services' | 'replayStore'>,
 ) {
   const jwksUri = `${deps.issuer.replace(/\/$/, '')}/jwks`;
-  return createResourceProvider({
-    issuer: deps.issuer,
-    audience: ADMIN_API_IDENTIFIER(deps.issuer),
-    jwksUri,
-    opaqueTokens: inProcessTokenChecker(deps.provider),
-    publicOrigin: new URL(deps.issuer).origin,
-    fetch: inProcessJwksFetch(deps.services.keys, jwksUri),
-    ...(deps.replayStore ? { dpop: { replayStore: deps.replayStore } } : {}),
-  });
+  return new OwnApiResourceProvider(
+    {
+      issuer: deps.issuer,
+      audience: ADMIN_API_IDENTIFIER(deps.issuer),
+      jwksUri,
+      opaqueTokens: inProcessTokenChecker(deps.provider),
+      publicOrigin: new URL(deps.issuer).origin,
+      fetch: inProcessJwksFetch(deps.services.keys, jwksUri),
+      ...(deps.replayStore ? { dpop: { replayStore: deps.replayStore } } : {}),
+    },
+    deps.provider,
+  );
 }
 
 /** Everything under /admin/ as one middleware for the composition root. */

@@ -2,7 +2,6 @@
 // ResourceProvider. Each route is a pipeline of small named steps.
 import Router from '@koa/router';
 import {
-  createResourceProvider,
   insufficientScope,
   invalidToken,
   requireToken,
@@ -14,7 +13,12 @@ import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { claimsForScope, SCOPE_CLAIMS, type AccountService } from '../authorization/accounts.js';
 import { jsonErrors } from '../web/errors.js';
-import { inProcessJwksFetch, inProcessTokenChecker, type PublishedKeys } from './in-process.js';
+import {
+  inProcessJwksFetch,
+  inProcessTokenChecker,
+  OwnApiResourceProvider,
+  type PublishedKeys,
+} from './in-process.js';
 import { V1_API_IDENTIFIER, V1_API_SCOPES } from './v1-api.js';
 
 export interface ResourceRouteDependencies {
@@ -39,16 +43,20 @@ export interface ResourceRouteDependencies {
  */
 export function v1ResourceProvider(deps: ResourceRouteDependencies): ResourceProvider {
   const jwksUri = `${deps.issuer.replace(/\/$/, '')}/jwks`;
-  return createResourceProvider({
-    issuer: deps.issuer,
-    audience: V1_API_IDENTIFIER(deps.issuer),
-    acceptTokensWithoutAudience: true,
-    jwksUri,
-    opaqueTokens: inProcessTokenChecker(deps.provider),
-    publicOrigin: deps.publicOrigin ?? new URL(deps.issuer).origin,
-    ...(deps.keys ? { fetch: inProcessJwksFetch(deps.keys, jwksUri) } : {}),
-    ...(deps.replayStore ? { dpop: { replayStore: deps.replayStore } } : {}),
-  });
+  // A removed client's tokens are refused at once, JWTs included (./in-process.ts).
+  return new OwnApiResourceProvider(
+    {
+      issuer: deps.issuer,
+      audience: V1_API_IDENTIFIER(deps.issuer),
+      acceptTokensWithoutAudience: true,
+      jwksUri,
+      opaqueTokens: inProcessTokenChecker(deps.provider),
+      publicOrigin: deps.publicOrigin ?? new URL(deps.issuer).origin,
+      ...(deps.keys ? { fetch: inProcessJwksFetch(deps.keys, jwksUri) } : {}),
+      ...(deps.replayStore ? { dpop: { replayStore: deps.replayStore } } : {}),
+    },
+    deps.provider,
+  );
 }
 
 function noStore(ctx: Context, next: Next) {

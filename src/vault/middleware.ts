@@ -1,8 +1,13 @@
 // The vault's HTTP face: every route under /vault/, behind tokens for the built-in vault API.
-import { createResourceProvider, type DpopReplayStore } from '@latchkey/resource';
+import type { DpopReplayStore } from '@latchkey/resource';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
-import { inProcessJwksFetch, inProcessTokenChecker, type PublishedKeys } from '../resource/in-process.js';
+import {
+  inProcessJwksFetch,
+  inProcessTokenChecker,
+  OwnApiResourceProvider,
+  type PublishedKeys,
+} from '../resource/in-process.js';
 import { vaultProxy, vaultRoutes } from './routes.js';
 import { VAULT_API_IDENTIFIER, type Vault } from './vault.js';
 
@@ -12,15 +17,19 @@ export function vaultMiddleware(
   deps: { issuer: string; provider: () => Provider; keys: PublishedKeys; replayStore?: DpopReplayStore },
 ): Middleware {
   const jwksUri = `${deps.issuer.replace(/\/$/, '')}/jwks`;
-  const resource = createResourceProvider({
-    issuer: deps.issuer,
-    audience: VAULT_API_IDENTIFIER(deps.issuer),
-    jwksUri,
-    opaqueTokens: inProcessTokenChecker(deps.provider),
-    publicOrigin: new URL(deps.issuer).origin,
-    fetch: inProcessJwksFetch(deps.keys, jwksUri),
-    ...(deps.replayStore ? { dpop: { replayStore: deps.replayStore } } : {}),
-  });
+  // A removed client's tokens are refused at once, JWTs included (../resource/in-process.ts).
+  const resource = new OwnApiResourceProvider(
+    {
+      issuer: deps.issuer,
+      audience: VAULT_API_IDENTIFIER(deps.issuer),
+      jwksUri,
+      opaqueTokens: inProcessTokenChecker(deps.provider),
+      publicOrigin: new URL(deps.issuer).origin,
+      fetch: inProcessJwksFetch(deps.keys, jwksUri),
+      ...(deps.replayStore ? { dpop: { replayStore: deps.replayStore } } : {}),
+    },
+    deps.provider,
+  );
   const proxy = vaultProxy(vault, resource);
   const routes = vaultRoutes(vault, resource).routes();
   return (ctx, next) =>
