@@ -1,7 +1,8 @@
 // The outbound guard: which addresses Latchkey's own requests may reach, the outbound client that
 // enforces it on every connection (resolved names, redirects, the proxy's dispatcher, limits), and
 // the vault API refusing such issuers at registration, or at call time, while a listener on
-// loopback sees no connection at all. With OUTBOUND_ALLOW_PRIVATE the loopback upstreams still work.
+// loopback sees no connection at all; oidc-provider's back-channel logout goes through the same
+// client. With OUTBOUND_ALLOW_PRIVATE the loopback upstreams still work.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import type { LookupAddress } from 'node:dns';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -17,6 +18,9 @@ import {
   type OutboundRefusal,
 } from '../src/web/outbound.js';
 import { startFakeProvider, type FakeProvider } from './support/fake-provider.js';
+import * as oauth from 'openid-client';
+import { Browser, formAction, hiddenInput } from './support/browser.js';
+import { CALLBACK, discover, PASSWORD, signInAndAllow } from './support/flows.js';
 import { startLatchkey, type TestServer } from './support/latchkey.js';
 import { capturingLogger } from './support/logs.js';
 import { vaultApp, type VaultApp } from './support/vault.js';
@@ -435,6 +439,60 @@ describe('the vault API, outbound rules on (OUTBOUND_ALLOW_PRIVATE=false)', () =
       }),
     );
     expect(lines.join('\n')).not.toContain('vault-client-secret');
+  });
+});
+
+describe('back-channel logout, outbound rules on (OUTBOUND_ALLOW_PRIVATE=false)', () => {
+  let server: TestServer;
+  let target: Listener;
+  const { logger, lines } = capturingLogger('warn');
+
+  beforeAll(async () => {
+    target = await listen();
+    server = await startLatchkey({ env: { OUTBOUND_ALLOW_PRIVATE: 'false' }, options: { logger } });
+  });
+  afterAll(async () => {
+    await server.close();
+    await target.close();
+  });
+
+  test('oidc-provider’s logout token to a loopback endpoint goes through the outbound client: refused, logged, nothing sent', async () => {
+    const { accounts, clients } = server.latchkey.services;
+    await accounts.create({ email: 'ada@example.com', name: 'Ada', password: PASSWORD, emailVerified: true });
+    const client = await clients.add({
+      name: 'Back-channel App',
+      redirectUris: [CALLBACK],
+      firstParty: true,
+      backchannelLogoutUri: `http://127.0.0.1:${target.port}/backchannel`,
+    });
+    const config = await discover(server, client.client_id, client.client_secret);
+    const browser = new Browser(server.url);
+    const verifier = oauth.randomPKCECodeVerifier();
+    const url = oauth.buildAuthorizationUrl(config, {
+      redirect_uri: CALLBACK,
+      scope: 'openid',
+      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const callback = await signInAndAllow(server, url, browser);
+    const tokens = await oauth.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
+
+    const page = await browser.page(
+      oauth.buildEndSessionUrl(config, { id_token_hint: tokens.id_token! }).href,
+    );
+    await browser.submit(formAction(page.html, '/session/end/confirm'), {
+      xsrf: hiddenInput(page.html, 'xsrf'),
+      logout: 'yes',
+    });
+    const refused = () =>
+      lines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((entry) => entry.event === 'outbound.refused' && entry.host === '127.0.0.1');
+    for (let wait = 0; wait < 50 && !refused(); wait++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(refused()).toMatchObject({ range: 'loopback', msg: 'outbound request refused' });
+    expect(target.connections).toBe(0);
+    expect(target.requests).toEqual([]);
   });
 });
 

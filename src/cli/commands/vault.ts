@@ -42,7 +42,11 @@ function parameters(pairs: string[] = []): Record<string, string> | undefined {
 export function registerVault(program: Command, io: CliIo): void {
   const vault = program
     .command('vault')
-    .description('the token vault: apps\u2019 integrations with other providers');
+    .description(
+      'the token vault: apps\u2019 integrations with other providers (an app calls the vault API only with ' +
+        'the scopes granted to it: `clients grant ID --api $ISSUER/vault --scope "vault:connect ..."`; ' +
+        'no client holds any, vault:admin included, until granted)',
+    );
   const integrations = vault
     .command('integrations')
     .description('an app\u2019s configurations of upstream providers');
