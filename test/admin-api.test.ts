@@ -269,6 +269,7 @@ describe('clients and grants', () => {
 
 describe('malformed input', () => {
   const uri = encodeURIComponent;
+  let otherUser = '';
   const cases: Array<[string, 'post' | 'put' | 'patch' | 'get', () => string, unknown, number, RegExp]> = [
     ['a name of the wrong type', 'post', () => '/clients', { client_name: 5 }, 400, /body\.client_name: /],
     [
@@ -385,6 +386,46 @@ describe('malformed input', () => {
       /email/,
     ],
     ['a body that is not an object', 'post', () => '/users', ['a'], 400, /body: /],
+    [
+      'a logo URI that is not a web page, at update',
+      'patch',
+      () => `/clients/${writer.id}`,
+      { logo_uri: 'javascript:alert(1)' },
+      400,
+      /body\.logo_uri: /,
+    ],
+    [
+      'a token lifetime out of range, at update',
+      'patch',
+      () => `/clients/${writer.id}`,
+      { access_token_ttl: 5 },
+      400,
+      /body\.access_token_ttl: /,
+    ],
+    [
+      'a scope with illegal characters, at update',
+      'patch',
+      () => `/clients/${writer.id}`,
+      { scope: 'openid orders\\read' },
+      400,
+      /body\.scope: /,
+    ],
+    [
+      'an email another user has, at update',
+      'patch',
+      () => `/users/${otherUser}`,
+      { email: 'TAKEN@example.com' },
+      409,
+      /email/,
+    ],
+    [
+      'an API description of a scope it lacks',
+      'patch',
+      () => `/apis/${uri(ORDERS)}`,
+      { scope_descriptions: { 'orders:nuke': 'Nuke' } },
+      400,
+      /orders:nuke/,
+    ],
     ['a query parameter out of range', 'get', () => '/clients?limit=0', undefined, 400, /query\.limit: /],
     [
       'a query parameter of the wrong type',
@@ -412,6 +453,13 @@ describe('malformed input', () => {
       name: 'Taken',
       password: PASSWORD,
     });
+    otherUser = (
+      await server.latchkey.services.accounts.create({
+        email: 'other@example.com',
+        name: 'Other',
+        password: PASSWORD,
+      })
+    ).id;
   });
 
   test.each(cases)(
