@@ -427,6 +427,16 @@ describe('error pages in plain words', () => {
     }
   });
 
+  test('an address nothing answers: a page for a browser, the bare 404 for an API client', async () => {
+    const shown = await errorPage('/devise');
+    expect(shown).toMatchObject({ status: 404, heading: 'Page not found', code: 'not_found' });
+    expect(shown.html).toContain('Check that it was typed correctly');
+    expect(shown.reference).toBe(shown.requestId);
+    const api = await fetch(`${server.url}/devise`, { headers: { accept: 'application/json' } });
+    expect(api.status).toBe(404);
+    expect(api.headers.get('content-type')).not.toMatch(/html/);
+  });
+
   test('revoking without being signed in: a way to sign in', async () => {
     const { browser } = await signedInOnAccountPage();
     const cookie = (await browser.jar.getCookieString(`${server.url}/account`))

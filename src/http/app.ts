@@ -37,6 +37,7 @@ import { subscribeProviderEvents } from './events.js';
 import { CookieKeys } from '../web/cookie-keys.js';
 import { createMetrics } from './metrics.js';
 import { securityHeaders } from './security-headers.js';
+import { notFoundPage } from '../web/errors.js';
 import { createOutboundClient } from '../web/outbound.js';
 import { DEFAULT_VIEW_GLOBALS, useViewGlobals } from '../web/views.js';
 import { brandedPages } from './branding.js';
@@ -304,6 +305,7 @@ export async function createLatchkey(
   if (viewGlobals) app.use(useViewGlobals(viewGlobals));
   app.use(metrics.middleware);
   app.use(securityHeaders);
+  app.use(notFoundPage);
   const vault = createVault({ store, keyring, issuer: config.issuer, logger, outbound }, options.vault);
   metrics.observeVault(vault.events);
   app.use(

@@ -73,6 +73,30 @@ export async function renderErrors(ctx: Context, next: Next): Promise<void> {
   }
 }
 
+/**
+ * A browser that asks for an address no route answers (a mistyped /device link) gets the error
+ * page in plain words, not Koa's bare "Not Found". Clients that prefer JSON keep the bare 404.
+ */
+export async function notFoundPage(ctx: Context, next: Next): Promise<void> {
+  await next();
+  if (ctx.status !== 404 || ctx.body != null) return;
+  if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || ctx.accepts('json', 'html') !== 'html') return;
+  ctx.type = 'html';
+  ctx.body = renderView(
+    'error',
+    pageErrorPage({
+      error: 'not_found',
+      errorDescription:
+        'There is nothing at this address. Check that it was typed correctly, or go back to the app that sent you here.',
+      status: 404,
+      requestId: ctx.state.requestId,
+      heading: 'Page not found',
+    }),
+  );
+  // Setting a body makes Koa answer 200 unless told otherwise.
+  ctx.status = 404;
+}
+
 /** For JSON API routes: `{ error, error_description }` bodies. */
 export async function jsonErrors(ctx: Context, next: Next): Promise<void> {
   try {
