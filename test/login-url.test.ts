@@ -95,7 +95,8 @@ async function signedInBrowser(offline = false) {
   const browser = new Browser(server.url, new URL(loginUrl).origin);
   const flow = await authorizationUrl(
     config,
-    offline ? { scope: 'openid profile email offline_access', prompt: 'consent' } : {},
+    // prompt=consent: an earlier test's consent is remembered for this subject and client.
+    offline ? { scope: 'openid profile email offline_access', prompt: 'consent' } : { prompt: 'consent' },
   );
   const signIn = asPage(await browser.navigate(flow.url.href));
   const consent = asPage(await signInAtApp(browser, signIn));

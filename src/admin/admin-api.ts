@@ -19,6 +19,7 @@ export interface AdminApiRegistry<Registered = unknown> {
     name: string;
     scope: string;
     format: 'jwt';
+    ttl?: number;
     scopeDescriptions?: Record<string, string>;
   }): Promise<Registered>;
 }
@@ -33,6 +34,8 @@ export function ensureAdminApi<Registered>(
     name: 'Latchkey admin',
     scope: ADMIN_SCOPES.join(' '),
     format: 'jwt',
+    // Admin tokens are powerful: five minutes, so an ungranted client's token ends soon.
+    ttl: 300,
     scopeDescriptions: {
       'admin:read': 'See Latchkey’s clients, users, APIs and keys',
       'admin:write': 'Change Latchkey’s clients, users, APIs and keys',

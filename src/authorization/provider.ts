@@ -12,6 +12,7 @@ import type { ApiService } from './apis.js';
 import type { ClientGrantService } from './client-grants.js';
 import type { ClientService } from './clients.js';
 import { renderDeviceInput } from './device-pages.js';
+import { loadExistingGrant } from './existing-grant.js';
 import { createResourcePolicy, nameRefusedScope } from './resource-policy.js';
 import { OIDC_SCOPES } from './scopes.js';
 import type { CookieKeys } from '../web/cookie-keys.js';
@@ -130,6 +131,7 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
         }
       },
     },
+    loadExistingGrant: loadExistingGrant(store, keyring) as Configuration['loadExistingGrant'],
     async findAccount(_ctx, sub) {
       const account = await accounts.getActive(sub);
       if (!account) return undefined;
