@@ -2,7 +2,7 @@
 // /oauth with its own users table, session and sign-in page. A client runs an openid-client code
 // flow with PKCE against issuer $HOST/oauth: the host's signed-in user goes straight to consent,
 // anyone else through the host's sign-in page and back, and the tokens carry the host's claims.
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +13,7 @@ import mount from 'koa-mount';
 import * as oauth from 'openid-client';
 import type { LatchkeyApp } from '../src/http/latchkey-app.js';
 import { Browser, formAction, hiddenInput, type Page } from './support/browser.js';
-import { CALLBACK, PASSWORD } from './support/flows.js';
+import { CALLBACK, PASSWORD, forgetConsents } from './support/flows.js';
 
 /** The example as its users run it (plain JavaScript; jest maps its `latchkey` import to src/). */
 interface ExpressExample {
@@ -66,6 +66,9 @@ beforeAll(async () => {
     { execute: [oauth.allowInsecureRequests] },
   );
 });
+
+// Each test that expects the consent page starts from none (consent is remembered).
+beforeEach(() => forgetConsents(latchkey.store));
 
 afterAll(async () => {
   server?.closeAllConnections();

@@ -2,11 +2,11 @@
 // operator's app played by direct admin calls: single use (a second answer is 410, no second
 // code), unknown and expired ones 404, `admin:login` required, bound to the browser that started
 // the flow, malformed answers 400 naming the field, consent no wider than what was asked.
-import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import * as oauth from 'openid-client';
 import { CHALLENGE_TTL_SECONDS } from '../src/authorization/login-challenges.js';
 import { Browser, type Page } from './support/browser.js';
-import { CALLBACK, discover, PASSWORD } from './support/flows.js';
+import { CALLBACK, discover, PASSWORD, forgetConsents } from './support/flows.js';
 import { startLatchkey, type TestServer } from './support/latchkey.js';
 import { adminCall, adminClient, authorizationUrl, type Flow } from './support/login-handoff.js';
 
@@ -30,6 +30,9 @@ beforeAll(async () => {
   config = await discover(server, web.client_id, web.client_secret!);
   token = (await adminClient(server, 'admin:login')).token;
 });
+
+// Each test that expects the consent page starts from none (consent is remembered).
+beforeEach(() => forgetConsents(server.latchkey.store));
 
 afterAll(async () => {
   await server?.close();

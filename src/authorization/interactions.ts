@@ -13,7 +13,7 @@ import type { AccountService } from './accounts.js';
 import type { ApiService } from './apis.js';
 import { attemptLogin, type LoginThrottle } from './login-throttle.js';
 import { SCOPE_DESCRIPTIONS } from './provider.js';
-import { isOidcScope } from './scopes.js';
+import { consentAsked } from './consent-asked.js';
 
 export interface InteractionDependencies {
   provider: () => Provider;
@@ -206,32 +206,6 @@ function showInteraction(deps: InteractionDependencies) {
       scopes,
       resources,
     });
-  };
-}
-
-/**
- * What the consent page lists: what is not granted yet; or, when the app asked for consent again
- * (prompt=consent) for what was granted already, everything it asks for, so the user sees what
- * they are confirming rather than an empty list.
- */
-function consentAsked(details: InteractionDetails): {
-  missingOIDCScope?: string[];
-  missingResourceScopes?: Record<string, string[]>;
-} {
-  const missing = details.prompt.details as {
-    missingOIDCScope?: string[];
-    missingResourceScopes?: Record<string, string[]>;
-  };
-  if (missing.missingOIDCScope?.length || Object.keys(missing.missingResourceScopes ?? {}).length)
-    return missing;
-  const requested = String(details.params.scope ?? '')
-    .split(' ')
-    .filter(Boolean);
-  const resource = typeof details.params.resource === 'string' ? details.params.resource : undefined;
-  const apiScopes = requested.filter((scope) => !isOidcScope(scope));
-  return {
-    missingOIDCScope: requested.filter(isOidcScope),
-    ...(resource && apiScopes.length ? { missingResourceScopes: { [resource]: apiScopes } } : {}),
   };
 }
 

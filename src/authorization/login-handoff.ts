@@ -12,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 import Provider, { interactionPolicy } from 'oidc-provider';
 import { HttpError } from '../web/errors.js';
+import { consentAsked } from './consent-asked.js';
 import type { ActiveAccount, AccountService, ExternalAccounts } from './accounts.js';
 import type { ChallengeKind, LoginChallengeService } from './login-challenges.js';
 
@@ -107,6 +108,11 @@ async function clientOf(deps: LoginHandOffDependencies, details: InteractionDeta
 const list = (value: unknown): string[] =>
   (Array.isArray(value) ? value : typeof value === 'string' ? value.split(' ') : []).filter(Boolean);
 
+/** Claims oidc-provider says are missing: kept as they are (consentAsked covers the scopes). */
+function pick(missing: MissingScopes): MissingScopes {
+  return missing.missingOIDCClaims ? { missingOIDCClaims: missing.missingOIDCClaims } : {};
+}
+
 /** The missing scopes of a consent prompt, as oidc-provider details them. */
 interface MissingScopes {
   missingOIDCScope?: string[];
@@ -133,7 +139,7 @@ async function sendToLoginUrl(deps: LoginHandOffDependencies, ctx: Context, logi
 async function sendToConsentUrl(deps: LoginHandOffDependencies, ctx: Context, consentUrl: string) {
   const details: InteractionDetails = ctx.state.interaction;
   const client = await clientOf(deps, details);
-  const missing = details.prompt.details as MissingScopes;
+  const missing: MissingScopes = consentAsked(details);
   const challenge = await deps.challenges.start('consent', details.uid, {
     client: { client_id: client.clientId, client_name: client.clientName ?? null },
     subject: details.session!.accountId,
@@ -188,7 +194,10 @@ async function grantAllowed(deps: LoginHandOffDependencies, details: Interaction
     yes: scopes.filter((scope) => granted.has(scope)).join(' '),
     no: scopes.filter((scope) => !granted.has(scope)).join(' '),
   });
-  const missing = details.prompt.details as MissingScopes;
+  const missing: MissingScopes = {
+    ...consentAsked(details),
+    ...pick(details.prompt.details as MissingScopes),
+  };
   // A scope said no to is recorded as such, so oidc-provider does not ask for it again at once.
   const oidc = split(missing.missingOIDCScope);
   if (oidc.yes) grant.addOIDCScope(oidc.yes);

@@ -1,6 +1,7 @@
 // Shared steps of the end-to-end suites: registering test clients and a user, and driving a
 // browser through login and consent.
 import * as oauth from 'openid-client';
+import type { OidcRecord, Store } from '../../src/store/types.js';
 import type { TestServer } from './latchkey.js';
 import { Browser, formAction, hiddenInput } from './browser.js';
 
@@ -136,4 +137,17 @@ export async function codeFlow(
     expectedState: state,
   });
   return { tokens, callback, verifier, state };
+}
+
+/**
+ * Forgets every user's consent: consent is remembered across browser sessions, so a test that
+ * expects the consent page starts from none.
+ */
+export async function forgetConsents(store: Store): Promise<void> {
+  const grants: string[] = [];
+  for await (const entry of store.exportAll()) {
+    const record = entry.record as OidcRecord;
+    if (entry.kind === 'oidc' && record.model === 'Grant' && record.grantId) grants.push(record.grantId);
+  }
+  for (const grantId of grants) await store.oidc.revokeByGrantId(grantId);
 }
