@@ -204,7 +204,7 @@ export class ApiService {
     if (grants.length > 0 && !options.force) {
       const holders = grants.map((grant) => grant.clientId);
       throw new StoreConflictError(
-        `API ${identifier} is granted to ${holders.length} client(s) (${holders.slice(0, 5).join(', ')}${holders.length > 5 ? ', …' : ''}); ungrant them first, or remove with --force`,
+        `API ${identifier} is granted to ${holders.length} client(s) (${holders.slice(0, 5).join(', ')}${holders.length > 5 ? ', …' : ''}); ungrant them first, or force the removal (CLI --force, admin API ?force=true)`,
       );
     }
     await this.#store.clientGrants.removeByApi(identifier);
