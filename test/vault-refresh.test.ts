@@ -256,7 +256,9 @@ describe('transparent refresh and upstream quirks', () => {
 
 describe('one refresh at a time', () => {
   test('200 concurrent token requests on an expired connection cause exactly one refresh', async () => {
-    const connection = await connected({ delayMs: 300 });
+    // 100 ms at the provider: the calls overlap the refresh, with room under this vault's 600 ms
+    // upstream timeout on a loaded machine.
+    const connection = await connected({ delayMs: 100 });
     await expire(connection);
     const answers = await Promise.all(
       Array.from({ length: 200 }, () => app.call('POST', connection.tokenPath, {})),
