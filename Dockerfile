@@ -37,4 +37,6 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 3000}/healthz`, { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Not `npm start`: its prestart would rebuild, and npm would stand between the signals and node.
-CMD ["node", "dist/src/main.js"]
+# The server's memory settings, as `npm start` gives them (src/http/memory-settings.ts).
+ENV MALLOC_ARENA_MAX=2
+CMD ["node", "--max-semi-space-size=16", "dist/src/main.js"]

@@ -3,7 +3,7 @@
 // by time and by a number of flows; a failing flow is counted and the first error kept.
 import { codeFlow, type Endpoints } from './http-client.js';
 import type { BenchFixtures } from './fixtures.js';
-import { percentile } from './load.js';
+import { percentile, type RssFigures } from './load.js';
 
 export interface BrowserFlowSettings {
   workers: number;
@@ -24,6 +24,8 @@ export interface BrowserFlowResult {
   cpuPerFlow?: number;
   /** The load generator's own CPU time per completed flow (µs): it shares the machine's cores. */
   clientCpuPerFlow?: number;
+  /** The server's RSS during the flows (sampled a few times). */
+  rss?: RssFigures;
 }
 
 /** Scenario (5) as reported: Latchkey, and the same flows against the bare reference. */

@@ -4,6 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BenchFixtures } from './fixtures.js';
 import type { FromChild, ServerSpec, ToChild } from './ipc.js';
+import { serverEnvironment, withServerNodeOptions } from '../src/http/memory-settings.js';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('./server.js', import.meta.url));
 const BOOT_TIMEOUT_MS = 10 * 60_000;
@@ -23,12 +24,13 @@ export class BenchChild {
   }
 
   /**
-   * Forks dist/bench/server.js for `spec` and resolves once it listens. With --expose-gc, so that a
-   * server can collect the garbage of its own seeding before it is measured.
+   * Forks dist/bench/server.js for `spec` and resolves once it listens, with the node options and
+   * environment a Latchkey server starts with (its memory settings).
    */
   static start(spec: ServerSpec): Promise<BenchChild> {
     return BenchChild.fork(SERVER_SCRIPT, [JSON.stringify(spec)], {
-      execArgv: [...process.execArgv, '--expose-gc'],
+      execArgv: withServerNodeOptions(process.execArgv),
+      env: serverEnvironment(process.env),
     });
   }
 
@@ -77,6 +79,13 @@ export class BenchChild {
     const usage = nextMessage(this.#child, 'cpu-usage', REPLY_TIMEOUT_MS);
     this.#send({ type: 'cpu-usage' });
     return (await usage).micros;
+  }
+
+  /** Resident set size (bytes) of each process serving: the child first, then any workers of its. */
+  async memory(): Promise<number[]> {
+    const reply = nextMessage(this.#child, 'memory', REPLY_TIMEOUT_MS);
+    this.#send({ type: 'memory' });
+    return (await reply).rss;
   }
 
   /** Asks the child to close and exit; kills it if it has not within a few seconds. */

@@ -2,7 +2,15 @@
 // the reference, or Latchkey at two store sizes) are loaded in turn in short slices, A B B A A B …,
 // so that a slow patch caused by someone else's work weighs on all of them alike. The ratio between
 // them is the figure to trust; the absolute rates move with the machine.
-import { measurement, runLoad, type LoadRequest, type LoadRun, type Measurement } from './load.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  measurement,
+  rssFigures,
+  runLoad,
+  type LoadRequest,
+  type LoadRun,
+  type Measurement,
+} from './load.js';
 
 /** Length of one subject's turn: short enough to interleave often, long enough to reach steady state. */
 const SLICE_SECONDS = 0.5;
@@ -14,6 +22,8 @@ export interface Subject {
   profile?: { start(): void; stop(): Promise<void> };
   /** The server's CPU time so far (µs), read before and after each of the subject's slices. */
   cpuMicros?: () => Promise<number>;
+  /** RSS of each of the server's processes (bytes), sampled in the middle of each of its slices. */
+  memory?: () => Promise<number[]>;
 }
 
 export interface InterleaveSettings {
@@ -41,6 +51,7 @@ export async function measureInterleaved(
   }
   const runs: LoadRun[][] = subjects.map(() => []);
   const cpu = subjects.map(() => 0);
+  const rss: number[][][] = subjects.map(() => []);
   const rounds = Math.max(2, Math.round(settings.seconds / (settings.sliceSeconds ?? SLICE_SECONDS)));
   const slice = settings.seconds / rounds;
   for (const subject of subjects) subject.profile?.start();
@@ -50,7 +61,13 @@ export async function measureInterleaved(
     for (const index of order) {
       const subject = subjects[index]!;
       const before = await subject.cpuMicros?.();
+      // Half-way through the slice the server is at steady load: its RSS then is the one to read.
+      const sampled = subject.memory
+        ? sleep((slice * 1000) / 2).then(() => subject.memory!())
+        : Promise.resolve(undefined);
       runs[index]!.push(await load(subject.url, subject.request, slice));
+      const sample = await sampled;
+      if (sample) rss[index]!.push(sample);
       if (before !== undefined) cpu[index]! += (await subject.cpuMicros!()) - before;
     }
   }
@@ -59,6 +76,8 @@ export async function measureInterleaved(
     const measured = measurement(subjectRuns);
     const responses = measured.requests + measured.non2xx;
     if (subjects[index]!.cpuMicros && responses) measured.cpuPerRequest = cpu[index]! / responses;
+    const memory = rssFigures(rss[index]!);
+    if (memory) measured.rss = memory;
     return measured;
   });
 }

@@ -6,6 +6,8 @@ export type ServerSpec =
   | {
       kind: 'latchkey';
       /** oidc records (tokens and grants) to insert before listening */ growthRows: number;
+      /** A PostgreSQL database (DATABASE_URL) to serve from, instead of a fresh SQLite file. */
+      postgresUrl?: string;
     }
   | { kind: 'reference' }
   | { kind: 'hello' }
@@ -18,6 +20,7 @@ export type ToChild =
   | { type: 'profile-start' }
   | { type: 'profile-stop'; path: string }
   | { type: 'cpu-usage' }
+  | { type: 'memory' }
   | { type: 'stop' };
 
 export type FromChild =
@@ -25,4 +28,6 @@ export type FromChild =
   | { type: 'profile-saved'; path: string }
   /** process.cpuUsage() of the server: user + system µs, every thread (argon2's too). */
   | { type: 'cpu-usage'; micros: number }
+  /** Resident set size (bytes) of each process serving: this one first, then any workers. */
+  | { type: 'memory'; rss: number[] }
   | { type: 'failed'; message: string };

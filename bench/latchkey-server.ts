@@ -1,10 +1,14 @@
 // Boots Latchkey the way test/support/latchkey.ts does (embedded SQLite store in a fresh directory,
-// 127.0.0.1, random port), seeds the bench clients, user and APIs, and optionally inserts many
-// stored tokens and grants before it starts answering (the growth scenarios).
+// or a PostgreSQL database the runner made; 127.0.0.1, random port), seeds the bench clients, user
+// and APIs, and optionally inserts many stored tokens and grants before it starts answering (the
+// growth scenarios).
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/index.js';
 import { createLatchkey, type Latchkey } from '../src/http/app.js';
@@ -19,8 +23,23 @@ import {
   benchApis,
   type BenchFixtures,
 } from './fixtures.js';
-import { seedGrowthRows } from './growth-seed.js';
+import type { GrowthSeederSpec } from './growth-seeder.js';
 import { closeServer, listenOnLoopback } from './loopback.js';
+
+// From dist/ the seeder is JavaScript; from the sources (jest runs the bench smoke test on them) it
+// is TypeScript, which the child runs with the test suite's loader, as test/support/latchkey.ts does.
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+const SEEDER_SCRIPT = fileURLToPath(
+  new URL(`./growth-seeder.${FROM_SOURCES ? 'ts' : 'js'}`, import.meta.url),
+);
+const SEEDER_EXEC_ARGV = FROM_SOURCES
+  ? [
+      '--experimental-transform-types',
+      '--no-warnings',
+      '--import',
+      new URL('../test/support/ts-resolve.mjs', import.meta.url).href,
+    ]
+  : process.execArgv;
 
 export interface LatchkeyBenchServer {
   url: string;
@@ -31,17 +50,21 @@ export interface LatchkeyBenchServer {
 }
 
 export async function startLatchkeyBench(
-  options: { growthRows?: number } = {},
+  options: { growthRows?: number; /** serve from this PostgreSQL database */ postgresUrl?: string } = {},
 ): Promise<LatchkeyBenchServer> {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
   const databasePath = join(dir, 'latchkey.db');
   const server = createServer();
   const url = await listenOnLoopback(server);
+  const databaseUrl = options.postgresUrl ?? `sqlite:${databasePath}`;
+  // The PostgreSQL store has no key file beside it: its key comes from the environment.
+  const masterKey = options.postgresUrl ? randomBytes(32).toString('base64') : undefined;
   const config = loadConfig({
     PORT: new URL(url).port,
     HOST: '127.0.0.1',
     ISSUER: url,
-    DATABASE_URL: `sqlite:${databasePath}`,
+    DATABASE_URL: databaseUrl,
+    ...(masterKey ? { LATCHKEY_MASTER_KEY: masterKey } : {}),
     LOG_LEVEL: 'silent',
     // The bench's upstream provider and API listen on loopback.
     OUTBOUND_ALLOW_PRIVATE: 'true',
@@ -58,18 +81,14 @@ export async function startLatchkeyBench(
 
   const started = performance.now();
   const rows = options.growthRows
-    ? await seedGrowthRows({
-        databasePath,
-        keyring,
+    ? await runGrowthSeeder({
+        databaseUrl,
+        ...(masterKey ? { masterKey } : {}),
         rows: options.growthRows,
         clientId: fixtures.web.clientId,
       })
     : 0;
   const seeded = { rows, ms: Math.round(performance.now() - started) };
-  // Seeding leaves this process's heap full of garbage that a server holding the same rows would not
-  // have; collected now, it cannot fall on (and slow down) whichever scenario runs when V8 gets to it.
-  // (gc is there when the bench started this process: BenchChild.start passes --expose-gc.)
-  if (rows > 0) globalThis.gc?.();
 
   server.on('request', latchkey.app.callback());
   return {
@@ -83,6 +102,25 @@ export async function startLatchkeyBench(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Seeds the growth rows in a process of its own (./growth-seeder.ts); resolves with the rows written. */
+function runGrowthSeeder(spec: GrowthSeederSpec): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const seeder = fork(SEEDER_SCRIPT, [JSON.stringify(spec)], {
+      execArgv: SEEDER_EXEC_ARGV,
+      env: { ...process.env, NODE_OPTIONS: '' },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let rows: number | undefined;
+    seeder.on('message', (message: { rows?: number }) => (rows = message.rows));
+    seeder.on('error', reject);
+    seeder.on('exit', (code) =>
+      rows !== undefined && code === 0
+        ? resolve(rows)
+        : reject(new Error(`the growth seeder exited with code ${code} before it was done`)),
+    );
+  });
 }
 
 async function seedFixtures(latchkey: Latchkey, url: string): Promise<BenchFixtures> {

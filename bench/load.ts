@@ -47,6 +47,33 @@ export interface Measurement {
    * moves when other work shares the machine.
    */
   cpuPerRequest?: number;
+  /** The server's resident set size under this load (see RssFigures). */
+  rss?: RssFigures;
+}
+
+/**
+ * Resident set size of a server under load, in bytes, sampled once in the middle of each of its
+ * slices; each sample is that of its largest process (a cluster's primary and workers are each one).
+ */
+export interface RssFigures {
+  /** The median sample: the size at steady load. */
+  median: number;
+  peak: number;
+  /** Processes the server ran in (1, or a cluster's primary and workers). */
+  processes: number;
+}
+
+/** RssFigures from samples, each the RSS of every process of the server at one moment. */
+export function rssFigures(samples: number[][]): RssFigures | undefined {
+  const largest = Float64Array.from(
+    samples.filter((sample) => sample.length).map((sample) => Math.max(...sample)),
+  ).sort();
+  if (largest.length === 0) return undefined;
+  return {
+    median: percentile(largest, 0.5),
+    peak: largest[largest.length - 1]!,
+    processes: Math.max(...samples.map((sample) => sample.length)),
+  };
 }
 
 export async function runLoad(

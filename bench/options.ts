@@ -1,5 +1,6 @@
 // Command-line options of `npm run bench` (node dist/bench/run.js).
 import { parseArgs } from 'node:util';
+import { DEFAULT_POSTGRES_URL } from './postgres.js';
 
 export const SCENARIO_IDS = [
   'jwks',
@@ -45,6 +46,8 @@ export interface BenchOptions {
   profile: boolean;
   /** Where the results table goes. */
   out: string;
+  /** The PostgreSQL server for the PostgreSQL rows (a database the bench may create databases from), or 'off'. */
+  postgres: string;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -57,6 +60,9 @@ export const USAGE = `usage: npm run bench -- [options]
                          skipped with --quick unless given; e.g. --growth=1000,1000000)
   --quick                the whole run in under a minute
   --profile              CPU-profile Latchkey during each scenario; print the top self-time functions
+  --postgres=URL|off     PostgreSQL server for the PostgreSQL store's rows (default $POSTGRES_URL or
+                         ${DEFAULT_POSTGRES_URL}); the bench makes databases of its own
+                         there and drops them at the end; off: SQLite only
   --out=FILE             results table (default bench/results.md)`;
 
 export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
@@ -70,6 +76,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
       quick: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       out: { type: 'string' },
+      postgres: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -103,6 +110,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions {
     growth: [...new Set(growth)].sort((a, b) => a - b),
     profile: values.profile,
     out: values.out ?? defaultOut,
+    postgres: values.postgres ?? (process.env.POSTGRES_URL || DEFAULT_POSTGRES_URL),
   };
 }
 

@@ -1,7 +1,8 @@
 // The report's cells: numbers, latencies, ratios with their spread, PASS/MISS verdicts, and the
 // Markdown table that holds them.
 import type { BrowserFlowResult } from './browser-flow.js';
-import { pairedRatio, pairedRatioSpread, type Measurement } from './load.js';
+import { pairedRatio, pairedRatioSpread, type Measurement, type RssFigures } from './load.js';
+import { TARGETS } from './results.js';
 
 export const integer = (value: number) =>
   Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '—';
@@ -11,6 +12,22 @@ export const latency = (value: Measurement | BrowserFlowResult) => `${ms(value.p
 export const fineLatency = (value: Measurement) => `${value.p50.toFixed(2)} / ${value.p99.toFixed(2)}`;
 export const cpuOf = (value: Measurement) =>
   value.cpuPerRequest === undefined ? '—' : integer(value.cpuPerRequest);
+
+const MB = 2 ** 20;
+
+/**
+ * A server's RSS at steady load in MB (the median sample of its largest process), marked when it
+ * is above the per-process target; '—' when not measured.
+ */
+export function rssCell(value: { rss?: RssFigures } | undefined): string {
+  if (!value?.rss) return '—';
+  const median = Math.round(value.rss.median / MB);
+  return median > TARGETS.rssMb ? `${median} (over ${TARGETS.rssMb})` : String(median);
+}
+
+/** Two servers' RSS cells, "ours / theirs". */
+export const rssPair = (ours: { rss?: RssFigures } | undefined, theirs: { rss?: RssFigures } | undefined) =>
+  `${rssCell(ours)} / ${rssCell(theirs)}`;
 
 export function rate(value: Measurement): string {
   const failed = value.non2xx + value.errors;

@@ -1,6 +1,7 @@
-// The report's growth table (7): each scenario's rate with more and more rows stored, judged on the
-// largest level against the smallest.
-import { integer, latency, rate, ratioCell, table, verdict } from './report-cells.js';
+// The report's growth table (7): each scenario's rate with more and more rows stored, on each store,
+// judged on the largest level against the smallest.
+import { STORE_NAMES } from './cluster.js';
+import { integer, latency, rate, ratioCell, rssCell, table, verdict } from './report-cells.js';
 import type { Measurement } from './load.js';
 import { TARGETS, type BenchResults } from './results.js';
 
@@ -12,16 +13,18 @@ export function growthTable(results: BenchResults): string {
   const rows = growth.map((row) => {
     const small = row.levels[0];
     const large = row.levels[row.levels.length - 1];
+    const store = STORE_NAMES[row.store];
     if (row.outcome || !small || !large) {
-      return ['7', row.title, ...growthLevels.map(() => ''), row.outcome ?? 'not run', '', '—'];
+      return ['7', row.title, store, ...growthLevels.map(() => ''), row.outcome ?? 'not run', '', '—'];
     }
     const measured = row.levels.filter((level): level is Measurement => !!level);
     return [
       '7',
       row.title,
+      store,
       ...row.levels.map((level) =>
         level
-          ? `${rate(level)} (${latency(level)} ms${level.cpuPerRequest ? `; ${integer(level.cpuPerRequest)} µs CPU` : ''})`
+          ? `${rate(level)} (${latency(level)} ms${level.cpuPerRequest ? `; ${integer(level.cpuPerRequest)} µs CPU` : ''}; ${rssCell(level)} MB)`
           : '',
       ),
       ratioCell(large, small, TARGETS.growthRatio),
@@ -33,14 +36,18 @@ export function growthTable(results: BenchResults): string {
     ];
   });
   const seeding = results.seeding
-    .map((seed) => `${integer(seed.rows)} rows in ${(seed.ms / 1000).toFixed(1)} s`)
+    .map(
+      (seed) => `${STORE_NAMES[seed.store]} ${integer(seed.rows)} rows in ${(seed.ms / 1000).toFixed(1)} s`,
+    )
     .join(', ');
+  const postgres = 'outcome' in results.postgres ? `\n\nPostgreSQL: ${results.postgres.outcome}.` : '';
   return [
     table(
       [
         '#',
         'scenario',
-        ...growthLevels.map((level) => `${integer(level)} stored: req/s (p50 / p99 ms; CPU/req)`),
+        'store',
+        ...growthLevels.map((level) => `${integer(level)} stored: req/s (p50 / p99 ms; CPU/req; RSS)`),
         `ratio ${integer(last)} / ${integer(first)}`,
         'target',
         'result',
@@ -48,6 +55,10 @@ export function growthTable(results: BenchResults): string {
       rows,
     ),
     '',
-    `Stored rows are grants, access, refresh and client-credentials tokens in equal parts (seeded: ${seeding}).`,
+    'Stored rows are grants, access, refresh and client-credentials tokens in equal parts, written by ' +
+      "Latchkey's own adapter (hashed ids, sealed payloads) in bulk before the server listens, by a process " +
+      'of its own (bench/growth-seed.ts; on PostgreSQL followed by VACUUM ANALYZE, as autovacuum would have ' +
+      `done on a server in service). Seeding took: ${seeding}.` +
+      postgres,
   ].join('\n');
 }

@@ -9,9 +9,12 @@ import {
   latency,
   rate,
   ratioCell,
+  rssCell,
+  rssPair,
   table,
   verdict,
 } from './report-cells.js';
+import { deployedMeasurement } from './report-stores.js';
 import { TARGETS, type BenchResults } from './results.js';
 import type { Measurement } from './load.js';
 import { UPSTREAM_SLOW_MS } from './upstream-server.js';
@@ -23,7 +26,7 @@ function browserRow(browser: BenchResults['browser']): string[] {
     'browser flow: authorize → login (argon2id) → consent → code → token (reference: the same flow, ' +
     'its interactions finished at once: no pages, no password)';
   if (!browser || 'outcome' in browser)
-    return ['5', title, browser?.outcome ?? 'not run', '', '', '', '', '', target, '—'];
+    return ['5', title, browser?.outcome ?? 'not run', '', '', '', '', '', '', target, '—'];
   const failed = browser.failures ? ` (${browser.failures} failed: ${browser.firstError ?? ''})` : '';
   const reference = browser.reference;
   const referenceCells =
@@ -51,6 +54,7 @@ function browserRow(browser: BenchResults['browser']): string[] {
     ...referenceCells,
     '',
     cpu,
+    rssPair(browser, reference && !('outcome' in reference) ? reference : undefined),
     target,
     result,
   ];
@@ -75,6 +79,7 @@ function proxyThroughputRow(title: string, measured: { proxy: Measurement; direc
     latency(direct),
     ratioCell(proxy, direct, TARGETS.proxyRatio),
     `${cpuOf(proxy)} / ${cpuOf(direct)} (Latchkey / upstream)`,
+    rssCell(proxy),
     `≥ ${TARGETS.proxyRatio}× direct`,
     verdict(proxy, direct, TARGETS.proxyRatio),
   ];
@@ -86,14 +91,15 @@ function vaultRows(vault: BenchResults['vault']): string[][] {
   if (!vault || 'outcome' in vault) {
     const outcome = vault?.outcome ?? 'not run';
     return [
-      ['6', TOKEN_API_TITLE, outcome, '', '—', '', '', '', '—', '—'],
-      ['6', PROXY_TITLE, outcome, '', '', '', '', '', proxyTarget, '—'],
-      ['6', SLOW_PROXY_TITLE, outcome, '', '', '', '', '', proxyTarget, '—'],
-      ['6', VARIED_PROXY_TITLE, outcome, '', '', '', '', '', proxyTarget, '—'],
+      ['6', TOKEN_API_TITLE, outcome, '', '—', '', '', '', '', '—', '—'],
+      ['6', PROXY_TITLE, outcome, '', '', '', '', '', '', proxyTarget, '—'],
+      ['6', SLOW_PROXY_TITLE, outcome, '', '', '', '', '', '', proxyTarget, '—'],
+      ['6', VARIED_PROXY_TITLE, outcome, '', '', '', '', '', '', proxyTarget, '—'],
       [
         '6',
         'vault proxy: latency added at p50, both paced at the same rate',
         outcome,
+        '',
         '',
         '',
         '',
@@ -123,6 +129,7 @@ function vaultRows(vault: BenchResults['vault']): string[][] {
       '',
       '',
       `${cpuOf(token)} / —`,
+      rssCell(token),
       '—',
       token.non2xx + token.errors > token.requests / 100 ? 'MISS (errors)' : 'info',
     ],
@@ -139,6 +146,7 @@ function vaultRows(vault: BenchResults['vault']): string[][] {
       ratioCell(passthrough, direct),
       `${cpuOf(passthrough)} / ${cpuOf(direct)} (pass-through / upstream)`,
       '—',
+      '—',
       'info',
     ],
     [
@@ -150,6 +158,7 @@ function vaultRows(vault: BenchResults['vault']): string[][] {
       fineLatency(paced.direct),
       `${signed(added, 2)} ms (pass-through: ${signed(bareAdded, 2)} ms; saturated: ${signed(saturatedAdded, 1)} ms)`,
       `${cpuOf(paced.proxy)} / ${cpuOf(paced.direct)}`,
+      rssCell(paced.proxy),
       latencyTarget,
       failing ? 'MISS (errors)' : added <= TARGETS.proxyAddedMs ? 'PASS' : 'MISS',
     ],
@@ -158,27 +167,26 @@ function vaultRows(vault: BenchResults['vault']): string[][] {
 
 function clusterRow(cluster: BenchResults['cluster']): string[] {
   const title =
-    'cluster mode: client_credentials (opaque), node dist/src/main.js WORKERS=2 (ref. columns: WORKERS=1)';
+    'cluster mode: client_credentials (opaque), node dist/src/main.js WORKERS=2 (ref. columns: WORKERS=1), SQLite';
   const target = `> ${TARGETS.clusterRatio.toFixed(1)}× WORKERS=1`;
-  const one =
-    cluster && 'levels' in cluster ? cluster.levels.find((level) => level.workers === 1) : undefined;
-  const two =
-    cluster && 'levels' in cluster ? cluster.levels.find((level) => level.workers === 2) : undefined;
+  const one = deployedMeasurement(cluster, 'cc-opaque', 'sqlite', 1);
+  const two = deployedMeasurement(cluster, 'cc-opaque', 'sqlite', 2);
   if (!one || !two) {
     const outcome = cluster && 'outcome' in cluster ? cluster.outcome : 'not run';
-    return ['—', title, outcome, '', '', '', '', '', target, '—'];
+    return ['—', title, outcome, '', '', '', '', '', '', target, '—'];
   }
   return [
     '—',
     title,
-    rate(two.measured),
-    latency(two.measured),
-    rate(one.measured),
-    latency(one.measured),
-    ratioCell(two.measured, one.measured, TARGETS.clusterRatio),
-    `${cpuOf(two.measured)} / ${cpuOf(one.measured)} (all processes)`,
+    rate(two),
+    latency(two),
+    rate(one),
+    latency(one),
+    ratioCell(two, one, TARGETS.clusterRatio),
+    `${cpuOf(two)} / ${cpuOf(one)} (all processes)`,
+    rssPair(two, one),
     target,
-    verdict(two.measured, one.measured, TARGETS.clusterRatio, { strict: true }),
+    verdict(two, one, TARGETS.clusterRatio, { strict: true }),
   ];
 }
 
@@ -186,7 +194,7 @@ export function comparisonTable(results: BenchResults): string {
   const target = `≥ ${TARGETS.referenceRatio}× ref`;
   const rows = results.comparisons.map((row) => {
     if (row.outcome || !row.ours || !row.reference) {
-      return [String(row.group), row.title, row.outcome ?? 'not run', '', '', '', '', '', target, '—'];
+      return [String(row.group), row.title, row.outcome ?? 'not run', '', '', '', '', '', '', target, '—'];
     }
     const baseline = row.group === 0;
     return [
@@ -198,6 +206,7 @@ export function comparisonTable(results: BenchResults): string {
       latency(row.reference),
       ratioCell(row.ours, row.reference, baseline ? undefined : TARGETS.referenceRatio),
       cpuCell(row.ours, row.reference),
+      rssPair(row.ours, row.reference),
       baseline ? '—' : target,
       baseline ? 'info' : verdict(row.ours, row.reference, TARGETS.referenceRatio),
     ];
@@ -215,6 +224,7 @@ export function comparisonTable(results: BenchResults): string {
       'p50 / p99 ms',
       'ratio',
       'server CPU µs/req: Latchkey / ref',
+      `server RSS MB under load: Latchkey / ref (target ≤ ${TARGETS.rssMb} per process)`,
       'target',
       'result',
     ],

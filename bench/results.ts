@@ -1,14 +1,14 @@
 // What one bench run measured, as the runner (./run.ts) collects it and the report renders it, and
-// the targets of issue #6 that the report judges it against.
+// the targets of issues #6 and #17 that the report judges it against.
 import type { BrowserFlows } from './browser-flow.js';
 import type { Ceilings } from './ceilings.js';
-import type { ClusterResult } from './cluster.js';
+import type { ClusterResult, StoreKind } from './cluster.js';
 import type { Measurement } from './load.js';
 import type { ProfileSummary } from './profiles.js';
 import type { VaultResult } from './vault.js';
 import type { Argon2Build } from '../src/authorization/argon2-build.js';
 
-/** Issue #6 targets. */
+/** Issue #6 and #17 targets. */
 export const TARGETS = {
   referenceRatio: 0.8,
   loginsPerSecond: 60,
@@ -18,6 +18,10 @@ export const TARGETS = {
   proxyAddedMs: 1,
   /** WORKERS=2 against WORKERS=1: more than one process's worth. */
   clusterRatio: 1,
+  /** The PostgreSQL store against the SQLite store, one process, client credentials. */
+  postgresRatio: 0.6,
+  /** Resident set size of one server process at steady load, MB. */
+  rssMb: 250,
 } as const;
 
 export interface ComparisonRow {
@@ -32,6 +36,7 @@ export interface ComparisonRow {
 
 export interface GrowthRow {
   title: string;
+  store: StoreKind;
   outcome?: string;
   /** One measurement per growth level, smallest first. */
   levels: (Measurement | undefined)[];
@@ -45,13 +50,17 @@ export interface BenchResults {
   /** Which argon2 binary the servers load (src/authorization/argon2-build.ts). */
   argon2: Argon2Build;
   settings: string;
+  /** The machine's 1-minute load average, sampled every few seconds through the run. */
+  load?: number[];
   comparisons: ComparisonRow[];
   browser?: BrowserFlows | { outcome: string };
   vault?: VaultResult | { outcome: string };
   cluster?: ClusterResult | { outcome: string };
+  /** The PostgreSQL server the PostgreSQL rows ran on (its version), or why they did not run. */
+  postgres: { version: string } | { outcome: string };
   growthLevels: number[];
   growth: GrowthRow[] | { outcome: string };
-  seeding: { rows: number; ms: number }[];
+  seeding: { rows: number; ms: number; store: StoreKind }[];
   ceilings?: Ceilings;
   profiles: ProfileSummary[];
 }

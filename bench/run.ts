@@ -1,14 +1,15 @@
 // `npm run bench`: boots Latchkey (embedded store) and the bare oidc-provider reference in child
 // processes on 127.0.0.1, runs the issue #6 scenarios against both side by side, then the browser
-// flow, the growth rows and the machine's ceilings, and writes the table to bench/results.md.
-// Options: ./options.ts (`npm run bench -- --help`).
+// flow, the vault, Latchkey as deployed on SQLite and PostgreSQL with one and two processes (issue
+// #17), the growth rows on both stores and the machine's ceilings, and writes the tables to
+// bench/results.md. Options: ./options.ts (`npm run bench -- --help`).
 import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { argon2Build } from '../src/authorization/argon2-build.js';
 import { measureBrowserFlows, type BrowserFlowResult, type BrowserFlows } from './browser-flow.js';
 import { measureCeilings } from './ceilings.js';
-import { BenchChild } from './child-process.js';
+import type { BenchChild } from './child-process.js';
 import {
   measureCluster,
   seedClusterDatabase,
@@ -16,63 +17,28 @@ import {
   type ClusterSeed,
   type ClusterSetup,
 } from './cluster.js';
+import { runGrowth } from './growth.js';
 import { measureInterleaved, type InterleaveSettings } from './interleave.js';
-import { pairedRatio, type LoadRequest } from './load.js';
+import { pairedRatio, rssFigures } from './load.js';
 import { parseOptions, type BenchOptions } from './options.js';
+import { BenchPostgres } from './postgres.js';
 import { Profiles } from './profiles.js';
-import { renderResults, type BenchResults, type ComparisonRow, type GrowthRow } from './report.js';
-import { checkOnce, GROWTH_SCENARIO_IDS, HTTP_SCENARIOS, type HttpScenario, type Side } from './scenarios.js';
-import { mintTokens, prepareTarget, type PreparedTarget } from './targets.js';
+import { renderResults, type BenchResults, type ComparisonRow } from './report.js';
+import { DEPLOYED_SCENARIO_IDS, HTTP_SCENARIOS, requestsFor, type HttpScenario } from './scenarios.js';
+import { startServer, type Server } from './targets.js';
 import { measureVault, startVaultServers, type VaultSetup } from './vault.js';
 
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results.md', import.meta.url));
 
 const began = performance.now();
+/** The machine's 1-minute load average every few seconds, for the report. */
+const machineLoad = [loadavg()[0]!];
+setInterval(() => machineLoad.push(loadavg()[0]!), 5000).unref();
 const log = (message: string) =>
   process.stderr.write(`[bench ${((performance.now() - began) / 1000).toFixed(1)} s] ${message}\n`);
 
 function settingsOf(options: BenchOptions): InterleaveSettings {
   return { connections: options.connections, seconds: options.duration, warmupSeconds: options.warmup };
-}
-
-/**
- * Mints the scenario's tokens on every target and checks one request on each: the requests to
- * load them with, or the reason one of them cannot run the scenario.
- */
-async function requestsFor(
-  scenario: HttpScenario,
-  targets: { target: PreparedTarget; side: Side; label: string }[],
-  refreshTokens: number,
-): Promise<LoadRequest[] | string> {
-  const requests: LoadRequest[] = [];
-  for (const { target, side, label } of targets) {
-    const unavailable = scenario.unavailable?.(target, side);
-    if (unavailable) return unavailable;
-    const tokens = await mintTokens(target, scenario.needs(side), { refreshTokens });
-    const request = scenario.request(target, side, tokens);
-    const problem = await checkOnce(target.url, request, scenario.check);
-    if (problem) return `error (${label}): ${problem}`;
-    requests.push(request);
-  }
-  return requests;
-}
-
-interface Server {
-  child: BenchChild;
-  target: PreparedTarget;
-}
-
-async function startServer(
-  spec: Parameters<typeof BenchChild.start>[0],
-  probeUsersMe: boolean,
-): Promise<Server> {
-  const child = await BenchChild.start(spec);
-  try {
-    return { child, target: await prepareTarget(child.seededFixtures, probeUsersMe) };
-  } catch (error) {
-    await child.stop();
-    throw error;
-  }
 }
 
 /** Scenarios (1)–(4): Latchkey against the reference, one scenario at a time, interleaved. */
@@ -102,6 +68,7 @@ async function compareScenario(
     request: requests[index]!,
     profile: profiles.hook(server.child, name),
     cpuMicros: () => server.child.cpuMicros(),
+    memory: () => server.child.memory(),
   });
   const [measuredOurs, measuredReference] = await measureInterleaved(
     [subject(ours, 0, scenario.id), subject(reference, 1, `${scenario.id} (reference)`)],
@@ -155,6 +122,7 @@ async function browserFlowsOn(
 ): Promise<BrowserFlowResult> {
   profile?.start();
   const cpuBefore = await server.child.cpuMicros();
+  const memory = sampleMemory(server.child, seconds);
   const flows = await measureBrowserFlows(server.target.endpoints, server.target.fixtures, {
     workers,
     seconds,
@@ -162,8 +130,20 @@ async function browserFlowsOn(
   });
   const cpu = (await server.child.cpuMicros()) - cpuBefore;
   if (flows.flows) flows.cpuPerFlow = cpu / flows.flows;
+  const rss = rssFigures(await memory);
+  if (rss) flows.rss = rss;
   await profile?.stop();
   return flows;
+}
+
+/** The server's RSS at a quarter, half and three quarters of a run of `seconds`. */
+async function sampleMemory(child: BenchChild, seconds: number): Promise<number[][]> {
+  const samples: number[][] = [];
+  for (let quarter = 1; quarter <= 3; quarter++) {
+    await new Promise((resolve) => setTimeout(resolve, (seconds * 1000) / 4));
+    samples.push(await child.memory());
+  }
+  return samples;
 }
 
 /**
@@ -206,36 +186,60 @@ const failure = (error: unknown) =>
   `error: ${(error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').slice(0, 300)}`;
 
 /**
- * Scenario (6), the vault, and the cluster scenario. Their servers (Latchkey and the upstream;
- * main.js seeded by the CLI, with WORKERS=1 and 2) boot together, before either is measured, so
- * that no boot runs beside a measurement; the cluster's servers sit idle during the vault's, and
- * the vault's are gone before the cluster's are measured.
+ * Scenario (6), the vault, and the deployed servers (cluster scenario). Their servers (Latchkey and
+ * the upstream; main.js seeded by the CLI on each store, with WORKERS=1 and 2) boot together, before
+ * either is measured, so that no boot runs beside a measurement; the deployed servers sit idle
+ * during the vault's, and the vault's are gone before the deployed ones are measured.
  */
 async function runVaultAndCluster(
   options: BenchOptions,
   profiles: Profiles,
-  clusterSeed: Promise<PromiseSettledResult<ClusterSeed>> | undefined,
+  clusterSeeds: Promise<SeedOutcomes> | undefined,
 ): Promise<Pick<BenchResults, 'vault' | 'cluster'>> {
   const wantVault = options.scenarios.has('vault');
   const wantCluster = options.scenarios.has('cluster');
   if (!wantVault && !wantCluster) return {};
   log(
-    `starting ${[wantVault && 'the vault', wantCluster && 'main.js with WORKERS=1 and 2'].filter(Boolean).join(' and ')}`,
+    `starting ${[wantVault && 'the vault', wantCluster && 'main.js with WORKERS=1 and 2 on each store'].filter(Boolean).join(' and ')}`,
   );
   const [vaultSetup, clusterSetup] = await Promise.allSettled([
     wantVault ? startVaultServers() : undefined,
-    wantCluster && clusterSeed
-      ? clusterSeed.then((seed) =>
-          seed.status === 'fulfilled' ? startClusterServers(seed.value, [1, 2]) : Promise.reject(seed.reason),
+    wantCluster && clusterSeeds
+      ? clusterSeeds.then(({ sqlite, postgres }) =>
+          sqlite.status === 'fulfilled'
+            ? startClusterServers(
+                [
+                  sqlite.value,
+                  ...(typeof postgres !== 'string' && postgres.status === 'fulfilled'
+                    ? [postgres.value]
+                    : []),
+                ],
+                [1, 2],
+              )
+            : Promise.reject(sqlite.reason),
         )
       : undefined,
   ]);
-  log('vault and cluster servers ready');
+  log('vault and deployed servers ready');
   const settings: InterleaveSettings = { ...settingsOf(options), seconds: options.shortDuration };
   return {
     ...(wantVault ? { vault: await runVault(vaultSetup, settings, profiles) } : {}),
-    ...(wantCluster ? { cluster: await runCluster(clusterSetup, settings) } : {}),
+    ...(wantCluster
+      ? { cluster: await runCluster(clusterSetup, settings, options, postgresOutcome(await clusterSeeds!)) }
+      : {}),
   };
+}
+
+/** The cluster phase's seeds: SQLite's, and PostgreSQL's where a server answers (else why not). */
+interface SeedOutcomes {
+  sqlite: PromiseSettledResult<ClusterSeed>;
+  postgres: PromiseSettledResult<ClusterSeed> | string;
+}
+
+/** Why the deployed phase has no PostgreSQL servers, if it has none. */
+function postgresOutcome({ postgres }: SeedOutcomes): string | undefined {
+  if (typeof postgres === 'string') return postgres;
+  return postgres.status === 'rejected' ? failure(postgres.reason) : undefined;
 }
 
 /** Measures (6) on its servers, then stops them, whatever happened. */
@@ -266,10 +270,12 @@ async function runVault(
   }
 }
 
-/** Measures the cluster scenario on its servers, then stops them, whatever happened. */
+/** Measures the deployed servers (cluster scenario), then stops them, whatever happened. */
 async function runCluster(
   setup: PromiseSettledResult<ClusterSetup | undefined>,
   settings: InterleaveSettings,
+  options: BenchOptions,
+  postgres: string | undefined,
 ): Promise<NonNullable<BenchResults['cluster']>> {
   if (setup.status === 'rejected' || !setup.value) {
     const outcome = failure(setup.status === 'rejected' ? setup.reason : 'not started');
@@ -277,13 +283,16 @@ async function runCluster(
     return { outcome };
   }
   try {
-    const cluster = await measureCluster(setup.value, settings);
-    const [one, two] = cluster.levels;
-    log(
-      `cluster: ${cluster.levels.map((level) => `WORKERS=${level.workers} ${Math.round(level.measured.rps)} req/s`).join(', ')}` +
-        (one && two ? ` (${pairedRatio(two.measured, one.measured).toFixed(2)}×)` : ''),
+    // --quick: the scenario the targets are about (client credentials, opaque) alone.
+    const ids: readonly string[] = options.quick ? DEPLOYED_SCENARIO_IDS.slice(0, 1) : DEPLOYED_SCENARIO_IDS;
+    const scenarios = ids.map((id) => HTTP_SCENARIOS.find((scenario) => scenario.id === id)!);
+    const cluster = await measureCluster(
+      setup.value,
+      scenarios,
+      { ...settings, refreshTokens: Math.min(options.connections, options.quick ? 4 : 16) },
+      log,
     );
-    return cluster;
+    return { ...cluster, ...(postgres ? { postgresOutcome: postgres } : {}) };
   } catch (error) {
     log(`cluster: ${failure(error)}`);
     return { outcome: failure(error) };
@@ -292,85 +301,46 @@ async function runCluster(
   }
 }
 
-/** Scenario (7): (1), (3) and (4) on Latchkeys holding different numbers of stored tokens. */
-async function runGrowth(
-  options: BenchOptions,
-  profiles: Profiles,
-): Promise<Pick<BenchResults, 'growth' | 'seeding'>> {
-  if (!options.scenarios.has('growth')) return { growth: { outcome: 'not selected' }, seeding: [] };
-  if (options.growth.length < 2) {
-    const outcome = options.quick
-      ? 'skipped (--quick; pass --growth=1000,100000 to run it)'
-      : 'needs two sizes';
-    return { growth: { outcome }, seeding: [] };
-  }
-  log(`growth: seeding ${options.growth.join(', ')} stored tokens and grants`);
-  const servers = await Promise.all(
-    options.growth.map((rows) => startServer({ kind: 'latchkey', growthRows: rows }, true)),
-  );
-  try {
-    const rows: GrowthRow[] = [];
-    for (const id of GROWTH_SCENARIO_IDS) {
-      const scenario = HTTP_SCENARIOS.find((candidate) => candidate.id === id)!;
-      const row: GrowthRow = { title: scenario.title, levels: [] };
-      rows.push(row);
-      const requests = await requestsFor(
-        scenario,
-        servers.map(({ target }, index) => ({
-          target,
-          side: 'ours',
-          label: `${options.growth[index]} stored`,
-        })),
-        1,
-      );
-      if (typeof requests === 'string') {
-        row.outcome = requests;
-        log(`growth ${id}: ${requests}`);
-        continue;
-      }
-      row.levels = await measureInterleaved(
-        servers.map(({ child, target }, index) => ({
-          url: target.url,
-          request: requests[index]!,
-          cpuMicros: () => child.cpuMicros(),
-          profile: profiles.hook(child, `growth ${id} @${options.growth[index]}`),
-        })),
-        settingsOf(options),
-      );
-      row.levels.forEach((level, index) => profiles.count(`growth ${id} @${options.growth[index]}`, level));
-      log(`growth ${id}: ${row.levels.map((level) => Math.round(level!.rps)).join(' → ')} req/s`);
-    }
-    return { growth: rows, seeding: servers.map(({ child }) => child.seeded!) };
-  } finally {
-    await Promise.all(servers.map(({ child }) => child.stop()));
-  }
-}
-
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), DEFAULT_OUT);
   const profiles = new Profiles(options.profile);
+  const postgres =
+    options.postgres === 'off' ? 'skipped (--postgres=off)' : await BenchPostgres.connect(options.postgres);
+  if (typeof postgres === 'string') log(`PostgreSQL rows: ${postgres}`);
   // The cluster scenario's CLI seeding needs no server: it runs beside the first phase's boot.
-  const clusterSeed = options.scenarios.has('cluster')
-    ? Promise.allSettled([seedClusterDatabase()]).then(([outcome]) => outcome!)
+  const clusterSeeds: Promise<SeedOutcomes> | undefined = options.scenarios.has('cluster')
+    ? Promise.all([
+        Promise.allSettled([seedClusterDatabase('sqlite')]),
+        typeof postgres === 'string'
+          ? postgres
+          : Promise.allSettled([seedClusterDatabase('postgres', postgres)]),
+      ]).then(([[sqlite], postgresSeed]) => ({
+        sqlite: sqlite!,
+        postgres: typeof postgresSeed === 'string' ? postgresSeed : postgresSeed[0]!,
+      }))
     : undefined;
   try {
-    await run(options, profiles, clusterSeed);
+    await run(options, profiles, postgres, clusterSeeds);
   } finally {
-    // Removed with the cluster's servers normally; here when that phase never came.
-    const seed = await clusterSeed;
-    if (seed?.status === 'fulfilled') seed.value.remove();
+    // Removed with the deployed servers normally; here when that phase never came.
+    const seeds = await clusterSeeds;
+    for (const seed of seeds ? [seeds.sqlite, seeds.postgres] : []) {
+      if (typeof seed !== 'string' && seed.status === 'fulfilled') await seed.value.remove();
+    }
+    if (typeof postgres !== 'string') await postgres.dropAll();
   }
 }
 
 async function run(
   options: BenchOptions,
   profiles: Profiles,
-  clusterSeed: Promise<PromiseSettledResult<ClusterSeed>> | undefined,
+  postgres: BenchPostgres | string,
+  clusterSeeds: Promise<SeedOutcomes> | undefined,
 ): Promise<void> {
-  const comparisons = await runReferenceComparison(options, profiles, clusterSeed ?? Promise.resolve());
+  const comparisons = await runReferenceComparison(options, profiles, clusterSeeds ?? Promise.resolve());
   const browser = await runBrowserFlows(options, profiles);
-  const { vault, cluster } = await runVaultAndCluster(options, profiles, clusterSeed);
-  const { growth, seeding } = await runGrowth(options, profiles);
+  const { vault, cluster } = await runVaultAndCluster(options, profiles, clusterSeeds);
+  const { growth, seeding } = await runGrowth(options, settingsOf(options), profiles, postgres, log);
   let ceilings: BenchResults['ceilings'];
   if (options.scenarios.has('ceilings')) {
     log('ceilings');
@@ -387,10 +357,12 @@ async function run(
       (options.shortDuration !== options.duration ? ` (vault, cluster: ${options.shortDuration} s)` : '') +
       ` after ${options.warmup} s warm-up, ` +
       `${options.connections} connections${options.quick ? ', --quick' : ''}`,
+    load: machineLoad,
     comparisons,
     ...(browser ? { browser } : {}),
     ...(vault ? { vault } : {}),
     ...(cluster ? { cluster } : {}),
+    postgres: typeof postgres === 'string' ? { outcome: postgres } : { version: postgres.version },
     growthLevels: options.growth,
     growth,
     seeding,

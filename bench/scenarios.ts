@@ -4,7 +4,13 @@
 import { decodeProtectedHeader } from 'jose';
 import { basicAuthorization, FORM, httpRequest, type HttpResponse } from './http-client.js';
 import type { LoadRequest } from './load.js';
-import { USERS_ME_PATH, type PreparedTarget, type TargetTokens, type TokenNeed } from './targets.js';
+import {
+  mintTokens,
+  USERS_ME_PATH,
+  type PreparedTarget,
+  type TargetTokens,
+  type TokenNeed,
+} from './targets.js';
 
 export type Side = 'ours' | 'reference';
 
@@ -156,6 +162,34 @@ export const HTTP_SCENARIOS: readonly HttpScenario[] = [
 
 /** The scenarios re-run at several store sizes (issue #6, 7: (1), (3) and (4)). */
 export const GROWTH_SCENARIO_IDS = ['cc-opaque', 'introspect', 'me-jwt', 'me-opaque'] as const;
+
+/**
+ * The scenarios run on Latchkey as deployed, on each store, with one and two processes (issue #17:
+ * client credentials opaque and JWT, refresh, introspection, /v1/users/me); with --quick the first.
+ */
+export const DEPLOYED_SCENARIO_IDS = ['cc-opaque', 'cc-rs256', 'refresh', 'introspect', 'me-opaque'] as const;
+
+/**
+ * Mints the scenario's tokens on every target and checks one request on each: the requests to
+ * load them with, or the reason one of them cannot run the scenario.
+ */
+export async function requestsFor(
+  scenario: HttpScenario,
+  targets: { target: PreparedTarget; side: Side; label: string }[],
+  refreshTokens: number,
+): Promise<LoadRequest[] | string> {
+  const requests: LoadRequest[] = [];
+  for (const { target, side, label } of targets) {
+    const unavailable = scenario.unavailable?.(target, side);
+    if (unavailable) return unavailable;
+    const tokens = await mintTokens(target, scenario.needs(side), { refreshTokens });
+    const request = scenario.request(target, side, tokens);
+    const problem = await checkOnce(target.url, request, scenario.check);
+    if (problem) return `error (${label}): ${problem}`;
+    requests.push(request);
+  }
+  return requests;
+}
 
 /** Sends the scenario's request once; returns what is wrong with the answer, or undefined. */
 export async function checkOnce(

@@ -2,6 +2,7 @@
 // named in argv[2] (a JSON ServerSpec), reports its URL over IPC, then takes profile and stop
 // requests. The server runs in its own process so that it never shares an event loop with the
 // load generator.
+import { applyHeapSettings } from '../src/http/memory-settings.js';
 import { CpuProfiler } from './cpu-profiler.js';
 import { startHelloServer } from './hello-server.js';
 import type { FromChild, ServerSpec, ToChild } from './ipc.js';
@@ -17,7 +18,10 @@ function send(message: FromChild): void {
 async function boot(spec: ServerSpec) {
   switch (spec.kind) {
     case 'latchkey': {
-      const server = await startLatchkeyBench({ growthRows: spec.growthRows });
+      const server = await startLatchkeyBench({
+        growthRows: spec.growthRows,
+        ...(spec.postgresUrl ? { postgresUrl: spec.postgresUrl } : {}),
+      });
       send({ type: 'ready', url: server.url, fixtures: server.fixtures, seeded: server.seeded });
       return server;
     }
@@ -45,6 +49,9 @@ async function boot(spec: ServerSpec) {
 }
 
 async function main(): Promise<void> {
+  // Every bench server runs with the heap settings of a Latchkey server (BenchChild.start passes
+  // the command-line part), so that comparisons and memory figures are those of a deployment.
+  applyHeapSettings();
   if (!process.send) throw new Error('bench/server.js is started by the bench runner (child_process.fork)');
   const spec = JSON.parse(process.argv[2] ?? '') as ServerSpec;
   const server = await boot(spec);
@@ -58,6 +65,8 @@ async function main(): Promise<void> {
           const { user, system } = process.cpuUsage();
           return send({ type: 'cpu-usage', micros: user + system });
         }
+        case 'memory':
+          return send({ type: 'memory', rss: [process.memoryUsage.rss()] });
         case 'profile-stop':
           await profiler.stop(message.path);
           return send({ type: 'profile-saved', path: message.path });

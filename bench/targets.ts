@@ -3,6 +3,7 @@
 // to introspect, browser flows for refresh tokens and user access tokens). Tokens are minted per
 // scenario because the reference's in-memory adapter keeps only the 1,000 most recent records:
 // the previous scenario's load would have pushed older tokens out.
+import { BenchChild } from './child-process.js';
 import type { BenchFixtures } from './fixtures.js';
 import { codeFlow, discover, httpRequest, tokenRequest, type Endpoints } from './http-client.js';
 
@@ -37,6 +38,26 @@ export async function prepareTarget(fixtures: BenchFixtures, probeUsersMe: boole
     endpoints: await discover(fixtures.url),
     usersMeMounted: probeUsersMe && (await httpRequest(`${fixtures.url}${USERS_ME_PATH}`)).status !== 404,
   };
+}
+
+/** A bench server child and the target it serves. */
+export interface Server {
+  child: BenchChild;
+  target: PreparedTarget;
+}
+
+/** Starts a bench server child (./server.ts) and prepares its target; stops it again if that fails. */
+export async function startServer(
+  spec: Parameters<typeof BenchChild.start>[0],
+  probeUsersMe: boolean,
+): Promise<Server> {
+  const child = await BenchChild.start(spec);
+  try {
+    return { child, target: await prepareTarget(child.seededFixtures, probeUsersMe) };
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
 }
 
 /** Mints what a scenario needs; `refreshTokens` is the size of the refresh token pool. */

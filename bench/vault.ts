@@ -240,6 +240,7 @@ export async function measureVault(
     url: latchkey.url,
     request: setup.proxyRequest,
     cpuMicros: () => latchkey.cpuMicros(),
+    memory: () => latchkey.memory(),
     ...(profile ? { profile: profiles.hook(latchkey, profile) } : {}),
   });
   const direct: Subject = {
@@ -254,6 +255,7 @@ export async function measureVault(
         url: latchkey.url,
         request: setup.tokenRequest,
         cpuMicros: () => latchkey.cpuMicros(),
+        memory: () => latchkey.memory(),
         profile: profiles.hook(latchkey, 'vault-token'),
       },
     ],
@@ -285,7 +287,12 @@ export async function measureVault(
   const remote = async (requests: { proxy: LoadRequest; direct: LoadRequest }) => {
     const [proxied, called] = await measureInterleaved(
       [
-        { url: latchkey.url, request: requests.proxy, cpuMicros: () => latchkey.cpuMicros() },
+        {
+          url: latchkey.url,
+          request: requests.proxy,
+          cpuMicros: () => latchkey.cpuMicros(),
+          memory: () => latchkey.memory(),
+        },
         { url: upstream.url, request: requests.direct, cpuMicros: () => upstream.cpuMicros() },
       ],
       { ...settings, connections: SLOW_CONNECTIONS },

@@ -4,6 +4,7 @@ import { pino, type Logger } from 'pino';
 import { argon2BuildProblem, describeArgon2Build } from './authorization/argon2-build.js';
 import { serveClusterMetrics } from './http/cluster-metrics.js';
 import { ConfigError, loadConfig } from './config/index.js';
+import { applyHeapSettings, serverEnvironment, withServerNodeOptions } from './http/memory-settings.js';
 import { createLatchkeyApp, type LatchkeyAppOptions } from './http/latchkey-app.js';
 
 /** Cluster mode: the primary only forks workers (sharing the port) and replaces any that die. */
@@ -11,11 +12,14 @@ function runPrimary(workers: number, logger: Logger) {
   let stopping = false;
   // A scrape of /metrics reaches one worker, which asks here for the whole group's metrics.
   serveClusterMetrics();
-  for (let index = 0; index < workers; index++) cluster.fork();
+  // Workers start with the server's memory settings even when the primary was started without them.
+  cluster.setupPrimary({ execArgv: withServerNodeOptions(process.execArgv) });
+  const fork = () => cluster.fork(serverEnvironment(process.env));
+  for (let index = 0; index < workers; index++) fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
     logger.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
-    cluster.fork();
+    fork();
   });
   const stop = (signal: NodeJS.Signals) => {
     stopping = true;
@@ -31,6 +35,7 @@ function runPrimary(workers: number, logger: Logger) {
 }
 
 async function main() {
+  applyHeapSettings();
   let config;
   try {
     config = loadConfig();

@@ -1,8 +1,10 @@
 // Smoke test of the benchmark's pieces (bench/): a seeded Latchkey and the reference boot, a browser
-// flow goes through, a one-second load of one scenario gets only 2xx answers, and the vault
-// scenario connects its end user and gets answers from the token API and the proxy. The benchmark
-// itself (`npm run bench`) is not part of npm test.
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+// flow goes through, a one-second load of one scenario gets only 2xx answers, the vault scenario
+// connects its end user and gets answers from the token API and the proxy, and a Latchkey on the
+// PostgreSQL store is seeded with growth rows and answers the same load (skipped, with the reason,
+// where no PostgreSQL server answers). The benchmark itself (`npm run bench`) is not part of npm test.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startLatchkeyBench, type LatchkeyBenchServer } from '../bench/latchkey-server.js';
 import { runLoad, runPaced } from '../bench/load.js';
 import { startReferenceBench, type ReferenceBenchServer } from '../bench/reference-server.js';
@@ -10,6 +12,8 @@ import { checkOnce, HTTP_SCENARIOS } from '../bench/scenarios.js';
 import { mintTokens, prepareTarget } from '../bench/targets.js';
 import { startUpstreamBench, UPSTREAM_SLOW_MS } from '../bench/upstream-server.js';
 import { connectVault, expectHello, expectToken } from '../bench/vault.js';
+import { SERVER_ENVIRONMENT, SERVER_NODE_OPTIONS } from '../src/http/memory-settings.js';
+import { postgresSkipReason, TestDatabases } from './support/postgres.js';
 
 let latchkey: LatchkeyBenchServer;
 let reference: ReferenceBenchServer;
@@ -86,3 +90,55 @@ test('the vault scenario connects its end user over HTTP; the token API and the 
     await upstream.close();
   }
 });
+
+test('npm start and the Dockerfile start the server with the memory settings the bench gives its servers', () => {
+  const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts
+    .start;
+  const dockerfile = readFileSync('Dockerfile', 'utf8');
+  const command = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+  for (const option of SERVER_NODE_OPTIONS) {
+    expect(start.split(' ')).toContain(option);
+    expect(command).toContain(option);
+  }
+  for (const [name, value] of Object.entries(SERVER_ENVIRONMENT)) {
+    // The operator's own value wins over npm start's default.
+    expect(start).toContain(`${name}=\${${name}:-${value}}`);
+    expect(dockerfile).toMatch(new RegExp(`^ENV ${name}=${value}$`, 'm'));
+  }
+});
+
+const postgresSkip = await postgresSkipReason();
+if (postgresSkip !== undefined) console.warn(`bench smoke test on PostgreSQL skipped: ${postgresSkip}`);
+
+(postgresSkip === undefined ? describe : describe.skip)(
+  `the bench on the PostgreSQL store${postgresSkip === undefined ? '' : ` — skipped: ${postgresSkip}`}`,
+  () => {
+    const databases = new TestDatabases();
+    let onPostgres: LatchkeyBenchServer | undefined;
+    afterAll(async () => {
+      await onPostgres?.close();
+      await databases.dropAll();
+    });
+
+    test('a Latchkey on PostgreSQL is seeded in bulk and answers a client_credentials load with 2xx only', async () => {
+      onPostgres = await startLatchkeyBench({ growthRows: 100, postgresUrl: await databases.create() });
+      expect(onPostgres.seeded.rows).toBe(100);
+      expect(onPostgres.latchkey.store.kind).toBe('postgres');
+      expect(await onPostgres.latchkey.store.oidc.count('Grant')).toBeGreaterThanOrEqual(25);
+      const target = await prepareTarget(onPostgres.fixtures, true);
+      for (const id of ['cc-opaque', 'introspect', 'me-opaque']) {
+        const chosen = scenario(id);
+        const tokens = await mintTokens(target, chosen.needs('ours'), { refreshTokens: 1 });
+        expect(
+          await checkOnce(target.url, chosen.request(target, 'ours', tokens), chosen.check),
+        ).toBeUndefined();
+      }
+      const run = await runLoad(target.url, scenario('cc-opaque').request(target, 'ours', {}), {
+        connections: 2,
+        seconds: 1,
+      });
+      expect(run.ok).toBeGreaterThan(0);
+      expect(run.non2xx + run.errors).toBe(0);
+    });
+  },
+);
