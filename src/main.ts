@@ -78,6 +78,12 @@ async function main() {
       'latchkey listening',
     );
   });
+  // A port in use or not ours to take: one line that names the setting, not an unhandled 'error'.
+  server.once('error', (error: NodeJS.ErrnoException) => {
+    const why = error.code === 'EADDRINUSE' ? 'address already in use' : (error.code ?? error.message);
+    process.stderr.write(`latchkey: cannot listen on ${config.host}:${config.port} (HOST, PORT): ${why}\n`);
+    latchkey.close().finally(() => process.exit(1));
+  });
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     server.close(() => {
