@@ -58,6 +58,11 @@ export class BenchChild {
     }
   }
 
+  /** The child's process id (the primary's, for a cluster). */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
   /** The bench fixtures (every server but the hello-world one has them). */
   get seededFixtures(): BenchFixtures {
     if (!this.fixtures) throw new Error('this bench server has no fixtures');

@@ -272,7 +272,7 @@ export async function startClusterServers(
         const port = await freePort();
         const url = `http://127.0.0.1:${port}`;
         const child = await BenchChild.fork(MAIN_SCRIPT, [], {
-          // As `npm start` runs it: with the server's node options and environment (memory settings).
+          // As the Docker image runs it: with the server's node options and environment (memory settings).
           execArgv: withServerNodeOptions(['--import', PROBE]),
           env: {
             ...serverEnvironment(process.env),

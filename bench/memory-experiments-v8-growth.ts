@@ -1,6 +1,7 @@
-// Preloaded by ./memory-experiments.ts into a server whose configuration leaves the old
-// generation's growth to V8 itself: the server's own applyHeapSettings() (src/http/memory-settings.ts)
-// then sets no --heap-growing-percent. An experiment's tool only; nothing else loads it.
+// Preloaded by ./memory-experiments.ts into a server whose configuration sets the old generation's
+// growth on the command line, or leaves it to V8: the server's own applyHeapSettings()
+// (src/http/memory-settings.ts) then sets no --heap-growing-percent of its own. An experiment's tool
+// only; nothing else loads it.
 import { syncBuiltinESMExports } from 'node:module';
 import v8 from 'node:v8';
 

@@ -2,8 +2,10 @@
 // bench/README.md ("Memory"), again. One `node dist/src/main.js` (WORKERS=1, SQLite, seeded by the
 // admin CLI) per configuration of node options and environment, all loaded in turn with one
 // scenario: each one's RSS at steady load, its throughput against the first (Node's defaults) and
-// its CPU per request. Not part of `npm run bench`: it answers "what does each setting buy, at what
+// its CPU per request, split by thread (Linux: /proc/PID/task): the main thread, V8's helper threads
+// (parallel and concurrent garbage collection, compilation) and the rest. Not part of `npm run bench`: it answers "what does each setting buy, at what
 // cost" when the settings of src/http/memory-settings.ts are to be chosen again.
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -17,7 +19,10 @@ import { prepareTarget } from './targets.js';
 
 const MAIN_SCRIPT = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const PROBE = new URL('./cluster-probe.js', import.meta.url).href;
-/** Preloaded where a configuration leaves the old generation's growth to V8 (see that file). */
+/**
+ * Preloaded where a configuration sets the old generation's growth itself (on the command line) or
+ * leaves it to V8: the server's own setting is then skipped (see that file).
+ */
 const V8_GROWTH = new URL('./memory-experiments-v8-growth.js', import.meta.url).href;
 
 interface Configuration {
@@ -28,17 +33,48 @@ interface Configuration {
 
 const CONFIGURATIONS: Configuration[] = [
   { name: "Node's defaults", nodeOptions: ['--import', V8_GROWTH] },
-  { name: 'growth 50% only', nodeOptions: [] },
+  { name: 'growth 100% only', nodeOptions: ['--heap-growing-percent=100', '--import', V8_GROWTH] },
   { name: 'semi-space 16 MB only', nodeOptions: ['--max-semi-space-size=16', '--import', V8_GROWTH] },
-  { name: 'semi-space 8 MB + growth 50%', nodeOptions: ['--max-semi-space-size=8'] },
-  { name: 'semi-space 16 MB + growth 50%', nodeOptions: ['--max-semi-space-size=16'] },
-  { name: 'semi-space 32 MB + growth 50%', nodeOptions: ['--max-semi-space-size=32'] },
   {
-    name: 'semi-space 16 MB + growth 50% + MALLOC_ARENA_MAX=2',
+    name: 'semi-space 16 MB + growth 50%',
+    nodeOptions: ['--max-semi-space-size=16', '--heap-growing-percent=50', '--import', V8_GROWTH],
+  },
+  {
+    name: 'semi-space 16 MB + growth 100%',
+    nodeOptions: ['--max-semi-space-size=16', '--heap-growing-percent=100', '--import', V8_GROWTH],
+  },
+  {
+    name: 'semi-space 32 MB + growth 100% + MALLOC_ARENA_MAX=2',
+    nodeOptions: ['--max-semi-space-size=32', '--heap-growing-percent=100', '--import', V8_GROWTH],
+    env: { MALLOC_ARENA_MAX: '2' },
+  },
+  {
+    name: 'semi-space 16 MB + growth 100% + MALLOC_ARENA_MAX=2 (src/http/memory-settings.ts)',
     nodeOptions: ['--max-semi-space-size=16'],
     env: { MALLOC_ARENA_MAX: '2' },
   },
 ];
+
+/** CPU time (clock ticks) of each of a process's threads, grouped: its main thread, V8's helpers, the rest. */
+function threadTicks(pid: number): { main: number; v8: number; other: number } {
+  const ticks = { main: 0, v8: 0, other: 0 };
+  for (const thread of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    // Fields after the name: state is the 1st, utime the 12th, stime the 13th (proc(5)).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const used = Number(fields[11]) + Number(fields[12]);
+    if (thread === String(pid)) ticks.main += used;
+    else if (name.startsWith('V8')) ticks.v8 += used;
+    else ticks.other += used;
+  }
+  return ticks;
+}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -105,24 +141,47 @@ async function main(): Promise<void> {
       16,
     );
     if (typeof requests === 'string') throw new Error(requests);
+    const threads = servers.map(() => ({ main: 0, v8: 0, other: 0 }));
     const measured = await measureInterleaved(
-      servers.map(({ child, target }, index) => ({
-        url: target.url,
-        request: requests[index]!,
-        cpuMicros: () => child.cpuMicros(),
-        memory: () => child.memory(),
-      })),
+      servers.map(({ child, target }, index) => {
+        let before = { main: 0, v8: 0, other: 0 };
+        let inSlice = false;
+        return {
+          url: target.url,
+          request: requests[index]!,
+          // Called right before and right after each of the server's slices: the threads' CPU time
+          // is read alongside, and what they used within the slice added up.
+          cpuMicros: async () => {
+            const now = threadTicks(child.pid!);
+            if (inSlice) {
+              for (const group of ['main', 'v8', 'other'] as const)
+                threads[index]![group] += now[group] - before[group];
+            }
+            before = now;
+            inSlice = !inSlice;
+            return child.cpuMicros();
+          },
+          memory: () => child.memory(),
+        };
+      }),
       { connections: 10, seconds: Number(values.seconds), warmupSeconds: 2 },
     );
     const mb = (bytes: number | undefined) =>
       bytes === undefined ? '—' : String(Math.round(bytes / 2 ** 20));
-    console.log(`| configuration | ${scenario.id}: RSS MB (peak) | req/s | ratio | CPU µs/req |`);
-    console.log('| --- | --- | --- | --- | --- |');
+    // Clock ticks (USER_HZ, 100 a second on Linux) per response, in µs.
+    const perRequest = (ticks: number, responses: number) => Math.round((ticks * 10_000) / responses);
+    console.log(
+      `| configuration | ${scenario.id}: RSS MB (peak) | req/s | ratio | CPU µs/req | of which main thread / V8 helpers / other |`,
+    );
+    console.log('| --- | --- | --- | --- | --- | --- |');
     servers.forEach(({ configuration }, index) => {
       const figures = measured[index]!;
+      const responses = figures.requests + figures.non2xx;
+      const { main, v8, other } = threads[index]!;
       console.log(
         `| ${configuration.name} | ${mb(figures.rss?.median)} (${mb(figures.rss?.peak)}) | ${Math.round(figures.rps)} | ` +
-          `${pairedRatio(figures, measured[0]!).toFixed(2)} | ${Math.round(figures.cpuPerRequest ?? 0)} |`,
+          `${pairedRatio(figures, measured[0]!).toFixed(2)} | ${Math.round(figures.cpuPerRequest ?? 0)} | ` +
+          `${perRequest(main, responses)} / ${perRequest(v8, responses)} / ${perRequest(other, responses)} |`,
       );
     });
   } finally {

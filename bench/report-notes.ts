@@ -47,7 +47,7 @@ function memoryNote(results: BenchResults): string | undefined {
     ` Highest single sample: ${mb(peak.rss.peak)} MB (${peak.row}). Every server runs with Latchkey's memory ` +
     `settings (src/http/memory-settings.ts: ${Object.entries(SERVER_ENVIRONMENT)
       .map(([name, value]) => `${name}=${value}`)
-      .join(' ')} node ${SERVER_NODE_OPTIONS.join(' ')}, old generation grown to 1.5× what survived the ` +
+      .join(' ')} node ${SERVER_NODE_OPTIONS.join(' ')}, old generation grown to 2× what survived the ` +
     'last full collection).'
   );
 }
